@@ -1,0 +1,15 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Principal } from '../auth/principal.ts';
+import type { Logger } from '../kernel/logger.ts';
+import type { WorkspaceEntity } from '../modules/workspaces/entities.ts';
+
+/** What every resolver receives: who is asking, in which workspace, and a request-scoped EM. */
+export interface GraphQLContext {
+  requestId: string;
+  principal: Principal | null;
+  /** The caller's workspace; null only for anonymous requests. */
+  workspace: WorkspaceEntity | null;
+  /** A fork for this request, with the workspace filter set to the caller's workspace. */
+  em: EntityManager;
+  logger: Logger;
+}

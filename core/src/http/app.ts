@@ -1,0 +1,48 @@
+import { Readable } from 'node:stream';
+import Router from '@koa/router';
+import Koa from 'koa';
+import type { YogaServerInstance } from 'graphql-yoga';
+import type { Registry } from 'prom-client';
+import type { Logger } from '../kernel/logger.ts';
+import { type HealthCheck, healthRoutes } from './health.ts';
+import { type RequestState, requestIdAndLogging } from './request-id.ts';
+
+export interface HttpAppOptions {
+  logger: Logger;
+  metrics: { registry: Registry; middleware: Koa.Middleware };
+  graphql: { path: string; yoga: YogaServerInstance<any, any> }[];
+  healthChecks: Map<string, HealthCheck>;
+  isShuttingDown: () => boolean;
+  /** Plugin routers, mounted at /plugins/<name>. */
+  pluginRouters: { name: string; router: Router }[];
+}
+
+export function createHttpApp(options: HttpAppOptions): Koa<RequestState> {
+  const app = new Koa<RequestState>({ proxy: true });
+  app.silent = true;
+  app.on('error', (error) => options.logger.error({ err: error }, 'unhandled HTTP error'));
+  app.use(requestIdAndLogging(options.logger));
+  app.use(options.metrics.middleware);
+
+  const router = new Router<RequestState>();
+  healthRoutes(router, options.healthChecks, options.isShuttingDown);
+  router.get('/metrics', async (ctx) => {
+    ctx.type = options.metrics.registry.contentType;
+    ctx.body = await options.metrics.registry.metrics();
+  });
+  for (const { path, yoga } of options.graphql) {
+    router.all(path, async (ctx) => {
+      const response: Response = await yoga.handleNodeRequestAndResponse(ctx.req, ctx.res, { koa: ctx });
+      ctx.status = response.status;
+      response.headers.forEach((value, key) => ctx.set(key, value));
+      // Streamed, so that server-sent events (subscriptions) flow as they are produced.
+      ctx.body = response.body ? Readable.from(response.body as unknown as AsyncIterable<Uint8Array>) : null;
+    });
+  }
+  for (const { name, router: pluginRouter } of options.pluginRouters) {
+    router.use(`/plugins/${name}`, pluginRouter.routes(), pluginRouter.allowedMethods());
+  }
+  app.use(router.routes());
+  app.use(router.allowedMethods());
+  return app;
+}

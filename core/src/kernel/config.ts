@@ -1,0 +1,119 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { z } from 'zod';
+import { ConfigError } from './errors.ts';
+import type { AtriumPlugin } from './plugin.ts';
+
+const flag = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((v) => v === 'true' || v === '1')
+  .or(z.boolean());
+
+/**
+ * Every setting Atrium reads from the environment. Names are the environment variables
+ * so that an error message names exactly what the operator has to fix.
+ */
+const settingsSchema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Absent: Atrium runs on its embedded PGlite under ATRIUM_DATA_DIR. */
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  DATABASE_POOL_MAX: z.coerce.number().int().min(2).max(200).default(10),
+  ATRIUM_DATA_DIR: z.string().min(1).default('.atrium'),
+  /** Keycloak realm URL, e.g. https://sso.example.com/realms/atrium. */
+  AUTH_ISSUER_URL: z.url().optional(),
+  /** The audience (client id) an access token must carry. */
+  AUTH_AUDIENCE: z.string().min(1).optional(),
+  /** The token claim that names the caller's workspace (a Keycloak user-attribute mapper). */
+  AUTH_WORKSPACE_CLAIM: z.string().min(1).default('workspace'),
+  /** Locally signed tokens for development; refused in production. */
+  AUTH_DEV_TOKENS: flag.optional(),
+  GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).max(50).default(12),
+  GRAPHQL_MAX_COMPLEXITY: z.coerce.number().int().min(10).max(100000).default(2000),
+  GRAPHQL_MAX_BREADTH: z.coerce.number().int().min(5).max(10000).default(200),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(600000).default(15000),
+  OUTBOX_RETRY_LIMIT: z.coerce.number().int().min(0).max(50).default(5),
+  OUTBOX_RETRY_DELAY_S: z.coerce.number().int().min(1).max(3600).default(2),
+  /** How often a worker looks for unpublished outbox events written by other processes. */
+  OUTBOX_POLL_MS: z.coerce.number().int().min(50).max(60000).default(500),
+  /** A job still active after this long is taken to be from a dead worker and retried. */
+  JOBS_EXPIRE_S: z.coerce.number().int().min(1).max(86400).default(300),
+  JOBS_SUPERVISE_INTERVAL_S: z.coerce.number().int().min(1).max(3600).default(30),
+});
+
+type RawSettings = z.infer<typeof settingsSchema>;
+
+export interface Settings extends Omit<RawSettings, 'AUTH_DEV_TOKENS'> {
+  AUTH_DEV_TOKENS: boolean;
+}
+
+export interface AtriumConfig {
+  settings: Settings;
+  plugins: AtriumPlugin[];
+}
+
+/** What `atrium.config.ts` exports: plugins, and settings the environment may override. */
+export interface AtriumConfigFile {
+  plugins?: AtriumPlugin[];
+  settings?: Partial<Record<keyof RawSettings, string | number | boolean>>;
+}
+
+export function defineConfig(config: AtriumConfigFile): AtriumConfigFile {
+  return config;
+}
+
+/** Validates settings: the environment wins over the config file; the first problem stops boot. */
+export function parseSettings(
+  env: Record<string, string | undefined>,
+  fileSettings: AtriumConfigFile['settings'] = {},
+): Settings {
+  const merged: Record<string, unknown> = { ...fileSettings };
+  for (const key of Object.keys(settingsSchema.shape)) {
+    const value = env[key];
+    if (value !== undefined && value !== '') merged[key] = value;
+  }
+  const parsed = settingsSchema.safeParse(merged);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const setting = String(issue?.path[0] ?? 'configuration');
+    const got = merged[setting];
+    const shown = got === undefined ? '' : ` (got ${JSON.stringify(isSecret(setting) ? '***' : got)})`;
+    throw new ConfigError(setting, `${issue?.message ?? 'invalid'}${shown}`);
+  }
+  const s = parsed.data;
+  const production = s.NODE_ENV === 'production';
+  if (production && s.AUTH_DEV_TOKENS === true) {
+    throw new ConfigError('AUTH_DEV_TOKENS', 'dev tokens are refused when NODE_ENV=production');
+  }
+  if (production && !s.AUTH_ISSUER_URL) {
+    throw new ConfigError('AUTH_ISSUER_URL', 'is required when NODE_ENV=production (the Keycloak realm URL)');
+  }
+  if (s.AUTH_ISSUER_URL && !s.AUTH_AUDIENCE) {
+    throw new ConfigError('AUTH_AUDIENCE', 'is required when AUTH_ISSUER_URL is set (the client id tokens are for)');
+  }
+  return { ...s, AUTH_DEV_TOKENS: s.AUTH_DEV_TOKENS ?? !production };
+}
+
+function isSecret(setting: string): boolean {
+  return /URL|SECRET|PASSWORD|TOKEN/.test(setting) && setting !== 'AUTH_ISSUER_URL';
+}
+
+/** Loads `atrium.config.ts` (or ATRIUM_CONFIG) when it exists, then the environment. */
+export async function loadConfig(
+  env: Record<string, string | undefined> = process.env,
+  cwd = process.cwd(),
+): Promise<AtriumConfig> {
+  const path = resolve(cwd, env.ATRIUM_CONFIG ?? 'atrium.config.ts');
+  let file: AtriumConfigFile = {};
+  if (existsSync(path)) {
+    const mod = (await import(pathToFileURL(path).href)) as { default?: AtriumConfigFile };
+    if (!mod.default) throw new ConfigError('ATRIUM_CONFIG', `${path} has no default export (use defineConfig)`);
+    file = mod.default;
+  } else if (env.ATRIUM_CONFIG) {
+    throw new ConfigError('ATRIUM_CONFIG', `file ${path} does not exist`);
+  }
+  return { settings: parseSettings(env, file.settings), plugins: file.plugins ?? [] };
+}

@@ -1,0 +1,98 @@
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
+import { CompiledQuery, type Transaction } from 'kysely';
+import type { Pool } from 'pg';
+import { type Db, type Job, PgBoss, type QueueOptions } from 'pg-boss';
+import type { Logger } from './logger.ts';
+
+export interface SendOptions {
+  /** Enlists the send in this entity manager's open transaction: the job exists iff it commits. */
+  em?: EntityManager;
+  startAfter?: Date | number;
+  singletonKey?: string;
+}
+
+/** What modules use to queue background work. */
+export interface JobQueue {
+  send(name: string, data: object, options?: SendOptions): Promise<string | null>;
+}
+
+export interface JobsOptions {
+  /** pg-boss's own pool on this URL; or, without it, `sharedWith`'s connections. */
+  databaseUrl?: string;
+  sharedWith?: MikroORM;
+  poolMax: number;
+  logger: Logger;
+  /** How often pg-boss looks for jobs whose worker died, in seconds. */
+  superviseIntervalSeconds: number;
+}
+
+/** pg-boss behind a small surface: queues in the same PostgreSQL, sends inside our transactions. */
+export class Jobs implements JobQueue {
+  readonly boss: PgBoss;
+  readonly #logger: Logger;
+  #working = false;
+
+  constructor(options: JobsOptions) {
+    this.#logger = options.logger;
+    this.boss = new PgBoss({
+      ...(options.databaseUrl
+        ? { connectionString: options.databaseUrl, max: options.poolMax, application_name: 'atrium-jobs' }
+        : { db: ormDb(options.sharedWith as MikroORM) }),
+      superviseIntervalSeconds: options.superviseIntervalSeconds,
+      monitorIntervalSeconds: options.superviseIntervalSeconds,
+      schedule: false,
+    });
+    this.boss.on('error', (error) => this.#logger.error({ err: error }, 'job queue error'));
+  }
+
+  async start(): Promise<void> {
+    await this.boss.start();
+  }
+
+  async createQueue(name: string, options: QueueOptions & { deadLetter?: string }): Promise<void> {
+    const existing = await this.boss.getQueue(name);
+    if (existing) await this.boss.updateQueue(name, options);
+    else await this.boss.createQueue(name, options);
+  }
+
+  async send(name: string, data: object, options: SendOptions = {}): Promise<string | null> {
+    const { em, ...jobOptions } = options;
+    return this.boss.send(name, data, { ...jobOptions, ...(em ? { db: transactionDb(em) } : {}) });
+  }
+
+  async work<T extends object>(name: string, handler: (job: Job<T>) => Promise<void>): Promise<void> {
+    this.#working = true;
+    await this.boss.work<T>(name, { batchSize: 1, pollingIntervalSeconds: 0.5 }, async ([job]) => {
+      if (job) await handler(job);
+    });
+  }
+
+  /** Waits for running handlers up to `timeoutMs`, then closes the pool. */
+  async stop(timeoutMs: number): Promise<void> {
+    // stop() resolves once running handlers finished or the timeout passed.
+    await this.boss.stop({ graceful: this.#working, timeout: timeoutMs, close: true });
+  }
+}
+
+/**
+ * pg-boss speaks `$1` placeholders, which MikroORM's `execute` would rewrite, so its SQL
+ * goes to the driver (kysely over pg) as is: on the transaction's connection when there is one.
+ */
+function transactionDb(em: EntityManager): Db {
+  return {
+    executeSql: async (text: string, values?: unknown[]) => {
+      const executor = em.getTransactionContext<Transaction<unknown>>() ?? em.getConnection().getClient();
+      const result = await executor.executeQuery(CompiledQuery.raw(text, values ?? []));
+      return { rows: result.rows as unknown[] };
+    },
+  };
+}
+
+/** pg-boss on MikroORM's own `pg` pool: raw results, since its maintenance SQL has several statements. */
+function ormDb(orm: MikroORM): Db {
+  const connection = orm.em.getConnection() as unknown as { getNativeClient(): Promise<Pool> };
+  return {
+    executeSql: async (text: string, values?: unknown[]) =>
+      (await connection.getNativeClient()).query(text, values) as unknown as { rows: unknown[] },
+  };
+}

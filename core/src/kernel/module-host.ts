@@ -1,0 +1,64 @@
+import semver from 'semver';
+import { PluginError } from './errors.ts';
+import type { AtriumPlugin, ModuleDefinition } from './plugin.ts';
+import { CORE_VERSION } from './version.ts';
+
+/** A module with its validated config, ready for the host to wire. */
+export interface LoadedModule {
+  definition: ModuleDefinition<any>;
+  config: unknown;
+  /** True for plugins from atrium.config.ts, false for core modules. */
+  isPlugin: boolean;
+}
+
+const NAME = /^[a-z][a-z0-9-]{1,62}$/;
+
+/**
+ * Checks every plugin before anything starts: a name, a compatible core range, options
+ * that satisfy its config schema, no clash with another module. The first problem stops boot.
+ */
+export function loadModules(coreModules: ModuleDefinition<any>[], plugins: AtriumPlugin[]): LoadedModule[] {
+  const loaded: LoadedModule[] = coreModules.map((definition) => ({ definition, config: undefined, isPlugin: false }));
+  const names = new Set(coreModules.map((m) => m.name));
+  for (const plugin of plugins) {
+    const def = plugin?.definition;
+    if (!def || typeof def.name !== 'string') {
+      throw new PluginError(String(def?.name ?? '?'), 'is not a plugin: use definePlugin() and call the factory');
+    }
+    if (!NAME.test(def.name)) throw new PluginError(def.name, 'name must be lower-case letters, digits and dashes');
+    if (names.has(def.name)) throw new PluginError(def.name, 'is listed twice or clashes with a core module');
+    names.add(def.name);
+    const range = def.compatibility;
+    if (!range || !semver.validRange(range)) {
+      throw new PluginError(def.name, `compatibility must be a semver range (got ${JSON.stringify(range)})`);
+    }
+    if (!semver.satisfies(CORE_VERSION, range)) {
+      throw new PluginError(def.name, `needs @atrium/core ${range} but this is ${CORE_VERSION}`);
+    }
+    loaded.push({ definition: def, config: parsePluginConfig(def, plugin.options), isPlugin: true });
+  }
+  assertUnique(loaded, (m) => Object.keys(m.definition.jobs ?? {}), 'job queue');
+  assertUnique(loaded, (m) => (m.definition.migrations ?? []).map((x) => x.name), 'migration');
+  assertUnique(loaded, (m) => (m.definition.entities ?? []).map((e) => e.meta.className), 'entity');
+  return loaded;
+}
+
+function parsePluginConfig(def: ModuleDefinition<any>, options: unknown): unknown {
+  if (!def.config) return options;
+  const parsed = def.config.safeParse(options ?? {});
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const path = issue?.path.length ? issue.path.join('.') : 'options';
+  throw new PluginError(def.name, `is misconfigured: ${path}: ${issue?.message ?? 'invalid'}`);
+}
+
+function assertUnique(modules: LoadedModule[], keys: (m: LoadedModule) => string[], what: string): void {
+  const owner = new Map<string, string>();
+  for (const m of modules) {
+    for (const key of keys(m)) {
+      const first = owner.get(key);
+      if (first) throw new PluginError(m.definition.name, `declares ${what} "${key}" that ${first} already declares`);
+      owner.set(key, m.definition.name);
+    }
+  }
+}

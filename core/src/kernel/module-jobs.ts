@@ -1,0 +1,44 @@
+import { WORKSPACE_FILTER } from '../db/orm.ts';
+import type { Jobs } from './jobs.ts';
+import type { LoadedModule } from './module-host.ts';
+import type { Job } from 'pg-boss';
+import type { JobContext, ModuleRuntime } from './plugin.ts';
+
+/**
+ * Creates the queue of every job a module declares (retry policy and dead letter per job)
+ * and, in worker processes, runs their handlers. Job data that carries `workspaceId` gets
+ * an entity manager confined to that workspace.
+ */
+export async function runModuleJobs(
+  modules: LoadedModule[],
+  runtimeOf: (m: LoadedModule) => ModuleRuntime<any>,
+  jobs: Jobs,
+  work: boolean,
+): Promise<void> {
+  for (const module of modules) {
+    const runtime = runtimeOf(module);
+    for (const [name, definition] of Object.entries(module.definition.jobs ?? {})) {
+      const deadLetter = definition.onDeadLetter ? `${name}.dead` : undefined;
+      if (deadLetter) await jobs.createQueue(deadLetter, { retryLimit: 0 });
+      await jobs.createQueue(name, {
+        retryLimit: definition.retryLimit ?? 5,
+        retryDelay: definition.retryDelaySeconds ?? 5,
+        retryBackoff: definition.retryBackoff ?? true,
+        expireInSeconds: definition.expireInSeconds ?? 300,
+        ...(deadLetter ? { deadLetter } : {}),
+      });
+      if (!work) continue;
+      const contextOf = (job: Job<Record<string, unknown>>): JobContext<unknown> => {
+        const em = runtime.orm.em.fork();
+        const workspaceId = job.data.workspaceId;
+        if (typeof workspaceId === 'string') em.setFilterParams(WORKSPACE_FILTER, { id: workspaceId });
+        return { ...runtime, em, jobId: job.id, attempt: job.retryCount + 1, signal: job.signal };
+      };
+      await jobs.work<Record<string, unknown>>(name, (job) => definition.handle(job.data, contextOf(job)));
+      const onDeadLetter = definition.onDeadLetter;
+      if (deadLetter && onDeadLetter) {
+        await jobs.work<Record<string, unknown>>(deadLetter, (job) => onDeadLetter(job.data, contextOf(job)));
+      }
+    }
+  }
+}

@@ -1,0 +1,102 @@
+import type Router from '@koa/router';
+import type { EntityManager, EntitySchema, MikroORM } from '@mikro-orm/postgresql';
+import type { Migration } from '@mikro-orm/migrations';
+import type { z } from 'zod';
+import type { AtriumBuilder } from '../graphql/builder.ts';
+import type { CoreRefs } from '../graphql/refs.ts';
+import type { DomainEvent } from './events.ts';
+import type { JobQueue } from './jobs.ts';
+import type { Logger } from './logger.ts';
+
+/** A migration contributed by a module or plugin; names are global, so prefix them with the owner. */
+export interface MigrationDefinition {
+  name: string;
+  class: new (...args: ConstructorParameters<typeof Migration>) => Migration;
+}
+
+/** What every hook of a module receives: its validated config and the core's shared parts. */
+export interface ModuleRuntime<Config = unknown> {
+  name: string;
+  config: Config;
+  logger: Logger;
+  orm: MikroORM;
+  jobs: JobQueue;
+}
+
+export interface EventHandlerContext<Config = unknown> extends ModuleRuntime<Config> {
+  /** The transaction that also marks this delivery done: write here and the effect happens once. */
+  em: EntityManager;
+  /** Stable per event and handler; pass it on to anything outside the database. */
+  idempotencyKey: string;
+  attempt: number;
+}
+
+export interface EventSubscription<Config = unknown> {
+  /** Event types, or '*' for every event. */
+  on: string | string[];
+  /** Unique within the module; defaults to the event types joined. Stored with each delivery. */
+  name?: string;
+  handle: (event: DomainEvent, ctx: EventHandlerContext<Config>) => Promise<void>;
+}
+
+export interface JobContext<Config = unknown> extends ModuleRuntime<Config> {
+  em: EntityManager;
+  jobId: string;
+  attempt: number;
+  signal: AbortSignal;
+}
+
+export interface JobDefinition<Config = unknown, Data = any> {
+  handle: (data: Data, ctx: JobContext<Config>) => Promise<void>;
+  retryLimit?: number;
+  retryDelaySeconds?: number;
+  retryBackoff?: boolean;
+  expireInSeconds?: number;
+  /** Runs once when the retries ran out: record the failure where people can see it. */
+  onDeadLetter?: (data: Data, ctx: JobContext<Config>) => Promise<void>;
+}
+
+/**
+ * The declarations a module or plugin makes; the host walks them at boot. Core modules
+ * use the same shape as plugins so a reader finds everything in the same rooms.
+ */
+export interface ModuleDefinition<Config = unknown> {
+  name: string;
+  /** semver range of @atrium/core this plugin works with, e.g. '^1.0.0'. */
+  compatibility?: string;
+  /** Validates the options the plugin was given; the parsed value is `runtime.config`. */
+  config?: z.ZodType<Config>;
+  entities?: EntitySchema<any, any>[];
+  migrations?: MigrationDefinition[];
+  schema?: (builder: AtriumBuilder, refs: CoreRefs, runtime: ModuleRuntime<Config>) => void;
+  events?: EventSubscription<Config>[];
+  /** Queue name → definition. Queue names are global: prefix them with the plugin name. */
+  jobs?: Record<string, JobDefinition<Config>>;
+  /** Mounted at /plugins/<name>. */
+  routes?: (router: Router, runtime: ModuleRuntime<Config>) => void;
+  /** Named checks that /readyz runs; throw to report the service as not ready. */
+  healthChecks?: Record<string, (runtime: ModuleRuntime<Config>) => Promise<void>>;
+  onInit?: (runtime: ModuleRuntime<Config>) => Promise<void> | void;
+  onDestroy?: (runtime: ModuleRuntime<Config>) => Promise<void> | void;
+}
+
+/** A plugin as listed in atrium.config.ts: its definition and the options it was given. */
+export interface AtriumPlugin<Config = any> {
+  definition: ModuleDefinition<Config>;
+  options: unknown;
+}
+
+/**
+ * Declares a plugin as a typed factory of its options (Payload's habit): the options are
+ * captured here and validated against `config` when the host boots.
+ */
+export function definePlugin<Options, Config = Options>(
+  factory: (options: Options) => ModuleDefinition<Config> & { compatibility: string },
+): (options: Options) => AtriumPlugin<Config> {
+  return (options: Options) => ({ definition: factory(options), options });
+}
+
+/** Declares a core module: same shape as a plugin, always loaded, no options. */
+export function defineModule<Config = undefined>(definition: ModuleDefinition<Config>): ModuleDefinition<Config> {
+  return definition;
+}
