@@ -3,6 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Principal } from '../../auth/principal.ts';
 import { type Scope, scopesForRoles } from '../../auth/scopes.ts';
 import { NotFoundError, ValidationError } from '../../kernel/errors.ts';
+import { recordEvent } from '../../kernel/events.ts';
 import { Workspace } from '../workspaces/entities.ts';
 import { ApiKey, type ApiKeyEntity } from './entities.ts';
 
@@ -39,6 +40,12 @@ export async function createApiKey(
     secretHash: hashSecret(secret),
     role: input.role,
   });
+  recordEvent(em, {
+    type: 'api-key.created',
+    workspaceId,
+    subject: apiKey.id,
+    payload: { id: apiKey.id, name, prefix, role: input.role },
+  });
   await em.flush();
   return { apiKey, secret };
 }
@@ -46,7 +53,15 @@ export async function createApiKey(
 export async function revokeApiKey(em: EntityManager, id: string): Promise<ApiKeyEntity> {
   const apiKey = await em.findOne(ApiKey, { id });
   if (!apiKey) throw new NotFoundError('API key');
-  apiKey.revokedAt ??= new Date();
+  if (!apiKey.revokedAt) {
+    apiKey.revokedAt = new Date();
+    recordEvent(em, {
+      type: 'api-key.revoked',
+      workspaceId: apiKey.workspace,
+      subject: apiKey.id,
+      payload: { id: apiKey.id, name: apiKey.name, prefix: apiKey.prefix },
+    });
+  }
   await em.flush();
   return apiKey;
 }

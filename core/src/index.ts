@@ -1,0 +1,34 @@
+// The public API of @atrium/core: what plugins and deployments may import.
+export type { Principal, TokenVerifier, VerifiedToken } from './auth/principal.ts';
+export { type Scope, scopeNames, scopesForRoles } from './auth/scopes.ts';
+export { WORKSPACE_FILTER } from './db/orm.ts';
+export type { AtriumBuilder } from './graphql/builder.ts';
+export type { GraphQLContext } from './graphql/context.ts';
+export type { CoreRefs, ViewerShape } from './graphql/refs.ts';
+export { type AtriumConfig, type AtriumConfigFile, defineConfig, loadConfig, type Settings } from './kernel/config.ts';
+export {
+  AtriumError,
+  ConfigError,
+  ForbiddenError,
+  NotFoundError,
+  PluginError,
+  UnauthenticatedError,
+  ValidationError,
+} from './kernel/errors.ts';
+export { type DomainEvent, type NewDomainEvent, recordEvent } from './kernel/events.ts';
+export type { JobQueue, SendOptions } from './kernel/jobs.ts';
+export type { Logger } from './kernel/logger.ts';
+export {
+  type AtriumPlugin,
+  definePlugin,
+  type EventHandlerContext,
+  type EventSubscription,
+  type JobContext,
+  type JobDefinition,
+  type MigrationDefinition,
+  type ModuleDefinition,
+  type ModuleRuntime,
+} from './kernel/plugin.ts';
+export { CORE_VERSION } from './kernel/version.ts';
+export { Workspace, type WorkspaceEntity } from './modules/workspaces/entities.ts';
+export { type Atrium, type AtriumOptions, createAtrium, type ProcessRole } from './server.ts';

@@ -1,0 +1,4 @@
+export { createTestEnvironment, type TestEnvironment, type TestEnvironmentOptions } from './environment.ts';
+export { GraphQLClient, type GraphQLResponse } from './graphql-client.ts';
+export { createTestDatabase, testServerUrl } from './test-database.ts';
+export { waitFor } from './wait-for.ts';
