@@ -2,6 +2,7 @@
 export type { Principal, TokenVerifier, VerifiedToken } from './auth/principal.ts';
 export { type Scope, scopeNames, scopesForRoles } from './auth/scopes.ts';
 export { WORKSPACE_FILTER } from './db/orm.ts';
+export { schemaDrift } from './db/schema-drift.ts';
 export type { AtriumBuilder } from './graphql/builder.ts';
 export type { GraphQLContext } from './graphql/context.ts';
 export type { CoreRefs, ViewerShape } from './graphql/refs.ts';

@@ -1,4 +1,4 @@
-import { type GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
+import { type GraphQLObjectType, GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
 import type { LoadedModule } from '../kernel/module-host.ts';
 import type { ModuleRuntime } from '../kernel/plugin.ts';
 import { createBuilder, type GraphQLLimits } from './builder.ts';
@@ -19,9 +19,23 @@ export function buildSchemas(
   const refs = addCoreTypes(builder);
   for (const module of modules) module.definition.schema?.(builder, refs, runtimeOf(module));
   return {
-    admin: builder.toSchema({ subGraph: 'admin' }),
-    public: builder.toSchema({ subGraph: 'public' }),
+    admin: withoutEmptyRoots(builder.toSchema({ subGraph: 'admin' })),
+    public: withoutEmptyRoots(builder.toSchema({ subGraph: 'public' })),
   };
+}
+
+/** A sub-graph may have no mutations yet; an empty root type would make the schema invalid. */
+function withoutEmptyRoots(schema: GraphQLSchema): GraphQLSchema {
+  const config = schema.toConfig();
+  const empty = (type: GraphQLObjectType | null | undefined) => !!type && Object.keys(type.getFields()).length === 0;
+  if (!empty(config.mutation) && !empty(config.subscription)) return schema;
+  const dropped = new Set([config.mutation, config.subscription].filter(empty));
+  return new GraphQLSchema({
+    ...config,
+    mutation: empty(config.mutation) ? null : config.mutation,
+    subscription: empty(config.subscription) ? null : config.subscription,
+    types: config.types.filter((t) => !dropped.has(t as GraphQLObjectType)),
+  });
 }
 
 /** The committed form of a schema: sorted, so that only real changes show in a diff. */

@@ -8,7 +8,7 @@ import { parseSettings } from '../kernel/config.ts';
 import type { AtriumPlugin } from '../kernel/plugin.ts';
 import type { WorkspaceEntity } from '../modules/workspaces/entities.ts';
 import { ensureWorkspace } from '../modules/workspaces/service.ts';
-import { type Atrium, createAtrium } from '../server.ts';
+import { type Atrium, createAtrium, type ProcessRole } from '../server.ts';
 import { GraphQLClient } from './graphql-client.ts';
 import { createTestDatabase } from './test-database.ts';
 
@@ -16,6 +16,8 @@ export interface TestEnvironmentOptions {
   plugins?: AtriumPlugin[];
   /** Environment-style settings on top of the test defaults. */
   settings?: Record<string, string>;
+  /** `api` leaves the workers to another process (e.g. a spawned `atrium worker`). */
+  role?: ProcessRole;
 }
 
 export interface TestEnvironment {
@@ -55,7 +57,11 @@ export async function createTestEnvironment(options: TestEnvironmentOptions = {}
     SHUTDOWN_TIMEOUT_MS: '5000',
     ...options.settings,
   });
-  const atrium = await createAtrium({ config: { settings, plugins: options.plugins ?? [] }, migrateOnStart: true });
+  const atrium = await createAtrium({
+    config: { settings, plugins: options.plugins ?? [] },
+    role: options.role ?? 'all',
+    migrateOnStart: true,
+  });
   const url = await atrium.listen(0, '127.0.0.1');
   const secret = devTokenSecret(dataDir);
   const workspace = (slug: string) => ensureWorkspace(atrium.orm.em.fork(), slug, slug);
