@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Starts every real service the tests need that is not already running, and prints each one's
+# env lines (NAME=value) on stdout; logs go to stderr. It exports nothing: callers pick the lines.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+
+echo "[atrium] services: ensuring the real services for the tests are up" >&2
+bash "$here/postgres.sh"
+# Keycloak (keycloak.sh) and Ollama (ollama.sh) go here, each printing its own env lines.

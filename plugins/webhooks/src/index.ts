@@ -1,0 +1,31 @@
+import { definePlugin } from '@atrium/core';
+import { type WebhooksConfig, type WebhooksOptions, webhooksConfig } from './config.ts';
+import { WebhookDelivery, WebhookEndpoint } from './entities.ts';
+import { fanOutToEndpoints } from './events.ts';
+import { deliverJob } from './jobs.ts';
+import { webhooksMigrations } from './migrations.ts';
+import { webhooksSchema } from './schema.ts';
+import { DELIVER_QUEUE } from './service.ts';
+
+export { CLOUD_EVENT_TYPE_PREFIX, type CloudEvent } from './cloud-event.ts';
+export type { WebhooksConfig, WebhooksOptions } from './config.ts';
+export { WebhookDelivery, WebhookEndpoint } from './entities.ts';
+export { signWebhook, verifyWebhookSignature } from './signing.ts';
+
+/** Outbound webhooks: every domain event, as a signed CloudEvent, to the endpoints that subscribe to it. */
+export const webhooksPlugin = definePlugin((options: WebhooksOptions = {}) => {
+  // Queue retry settings are declared here, before the host validates options; invalid options
+  // fall back to the defaults only for this declaration: the host then stops boot with the error.
+  const parsed = webhooksConfig.safeParse(options ?? {});
+  const config: WebhooksConfig = parsed.success ? parsed.data : webhooksConfig.parse({});
+  return {
+    name: 'webhooks',
+    compatibility: '^1.0.0',
+    config: webhooksConfig,
+    entities: [WebhookEndpoint, WebhookDelivery],
+    migrations: webhooksMigrations,
+    schema: webhooksSchema,
+    events: [fanOutToEndpoints],
+    jobs: { [DELIVER_QUEUE]: deliverJob(config) },
+  };
+});
