@@ -2,8 +2,8 @@
 // with every migration of core and the configured plugins, and their entities.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { createOrm, migrate } from '../src/db/orm.ts';
 import { coreMigrations } from '../src/db/migrations/index.ts';
+import { createOrm, migrate } from '../src/db/orm.ts';
 import { schemaDrift } from '../src/db/schema-drift.ts';
 import { loadConfig } from '../src/kernel/config.ts';
 import { createLogger } from '../src/kernel/logger.ts';

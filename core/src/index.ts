@@ -6,7 +6,13 @@ export { schemaDrift } from './db/schema-drift.ts';
 export type { AtriumBuilder } from './graphql/builder.ts';
 export type { GraphQLContext } from './graphql/context.ts';
 export type { CoreRefs, ViewerShape } from './graphql/refs.ts';
-export { type AtriumConfig, type AtriumConfigFile, defineConfig, loadConfig, type Settings } from './kernel/config.ts';
+export {
+  type AtriumConfig,
+  type AtriumConfigFile,
+  defineConfig,
+  loadConfig,
+  type Settings,
+} from './kernel/config.ts';
 export {
   AtriumError,
   ConfigError,

@@ -5,8 +5,8 @@ import { Authenticator } from './auth/authenticator.ts';
 import { DevTokenVerifier, devTokenSecret } from './auth/dev-tokens.ts';
 import { KeycloakTokenVerifier } from './auth/keycloak-verifier.ts';
 import type { TokenVerifier } from './auth/principal.ts';
-import { coreMigrations } from './db/migrations/index.ts';
 import { type EmbeddedDatabase, startEmbeddedDatabase } from './db/embedded.ts';
+import { coreMigrations } from './db/migrations/index.ts';
 import { createOrm, migrate } from './db/orm.ts';
 import { buildSchemas } from './graphql/schema.ts';
 import { createGraphQLHandler } from './graphql/yoga.ts';
@@ -18,10 +18,10 @@ import { ConfigError } from './kernel/errors.ts';
 import { Jobs } from './kernel/jobs.ts';
 import { createLogger, type Logger } from './kernel/logger.ts';
 import { type LoadedModule, loadModules } from './kernel/module-host.ts';
-import type { ModuleRuntime } from './kernel/plugin.ts';
+import { runModuleJobs } from './kernel/module-jobs.ts';
+import type { AnyRuntime } from './kernel/plugin.ts';
 import { coreModules } from './modules/index.ts';
 import { OutboxDispatcher, type RegisteredSubscription } from './modules/outbox/dispatcher.ts';
-import { runModuleJobs } from './kernel/module-jobs.ts';
 
 export type ProcessRole = 'all' | 'api' | 'worker';
 
@@ -53,8 +53,10 @@ export async function createAtrium(options: AtriumOptions): Promise<Atrium> {
   const logger = options.logger ?? createLogger(settings.LOG_LEVEL);
   const modules = loadModules(coreModules, options.config.plugins);
 
-  let embedded: EmbeddedDatabase | null = null;
-  const databaseUrl = settings.DATABASE_URL ?? (embedded = await startEmbeddedDatabase(settings.ATRIUM_DATA_DIR, logger)).url;
+  const embedded: EmbeddedDatabase | null = settings.DATABASE_URL
+    ? null
+    : await startEmbeddedDatabase(settings.ATRIUM_DATA_DIR, logger);
+  const databaseUrl = settings.DATABASE_URL ?? (embedded as EmbeddedDatabase).url;
   const orm = await createOrm({
     databaseUrl,
     entities: modules.flatMap((m) => m.definition.entities ?? []),
@@ -71,7 +73,10 @@ export async function createAtrium(options: AtriumOptions): Promise<Atrium> {
   } else {
     const pending = await orm.migrator.getPending();
     if (pending.length) {
-      throw new ConfigError('DATABASE_URL', `the database has ${pending.length} pending migrations: run "atrium migrate" first`);
+      throw new ConfigError(
+        'DATABASE_URL',
+        `the database has ${pending.length} pending migrations: run "atrium migrate" first`,
+      );
     }
   }
 
@@ -83,20 +88,32 @@ export async function createAtrium(options: AtriumOptions): Promise<Atrium> {
   });
   await jobs.start();
 
-  const runtimes = new Map<LoadedModule, ModuleRuntime<any>>(
+  const runtimes = new Map<LoadedModule, AnyRuntime>(
     modules.map((m) => [
       m,
-      { name: m.definition.name, config: m.config, logger: logger.child({ module: m.definition.name }), orm, jobs },
+      {
+        name: m.definition.name,
+        config: m.config,
+        logger: logger.child({ module: m.definition.name }),
+        orm,
+        jobs,
+      },
     ]),
   );
-  const runtimeOf = (m: LoadedModule) => runtimes.get(m) as ModuleRuntime<any>;
+  const runtimeOf = (m: LoadedModule) => runtimes.get(m) as AnyRuntime;
 
-  const dispatcher = new OutboxDispatcher(orm, jobs, logger.child({ component: 'outbox' }), subscriptionsOf(modules, runtimeOf), {
-    retryLimit: settings.OUTBOX_RETRY_LIMIT,
-    retryDelaySeconds: settings.OUTBOX_RETRY_DELAY_S,
-    expireInSeconds: settings.JOBS_EXPIRE_S,
-    pollIntervalMs: settings.OUTBOX_POLL_MS,
-  });
+  const dispatcher = new OutboxDispatcher(
+    orm,
+    jobs,
+    logger.child({ component: 'outbox' }),
+    subscriptionsOf(modules, runtimeOf),
+    {
+      retryLimit: settings.OUTBOX_RETRY_LIMIT,
+      retryDelaySeconds: settings.OUTBOX_RETRY_DELAY_S,
+      expireInSeconds: settings.JOBS_EXPIRE_S,
+      pollIntervalMs: settings.OUTBOX_POLL_MS,
+    },
+  );
   await dispatcher.createQueues();
   await runModuleJobs(modules, runtimeOf, jobs, role !== 'api');
   if (role !== 'api') {
@@ -114,10 +131,12 @@ export async function createAtrium(options: AtriumOptions): Promise<Atrium> {
         issuerUrl: settings.AUTH_ISSUER_URL,
         audience: settings.AUTH_AUDIENCE,
         workspaceClaim: settings.AUTH_WORKSPACE_CLAIM,
+        minSecondsBetweenKeyFetches: settings.AUTH_KEYS_MIN_REFRESH_S,
       }),
     );
   }
-  if (settings.AUTH_DEV_TOKENS) verifiers.push(new DevTokenVerifier(devTokenSecret(settings.ATRIUM_DATA_DIR)));
+  if (settings.AUTH_DEV_TOKENS)
+    verifiers.push(new DevTokenVerifier(devTokenSecret(settings.ATRIUM_DATA_DIR)));
   const authenticator = new Authenticator(verifiers, orm);
 
   const schemas = buildSchemas(modules, runtimeOf, {
@@ -217,7 +236,7 @@ export async function createAtrium(options: AtriumOptions): Promise<Atrium> {
 
 function subscriptionsOf(
   modules: LoadedModule[],
-  runtimeOf: (m: LoadedModule) => ModuleRuntime<any>,
+  runtimeOf: (m: LoadedModule) => AnyRuntime,
 ): RegisteredSubscription[] {
   return modules.flatMap((m) =>
     (m.definition.events ?? []).map((subscription) => {

@@ -69,7 +69,9 @@ export class DevTokenVerifier implements TokenVerifier {
     if (typeof claims.workspace !== 'string' || typeof claims.sub !== 'string') {
       throw new UnauthenticatedError('invalid token (workspace or subject missing)');
     }
-    const roles = Array.isArray(claims.roles) ? claims.roles.filter((r): r is string => typeof r === 'string') : [];
+    const roles = Array.isArray(claims.roles)
+      ? claims.roles.filter((r): r is string => typeof r === 'string')
+      : [];
     return { subject: claims.sub, workspaceSlug: claims.workspace, roles, kind: 'dev' };
   }
 }

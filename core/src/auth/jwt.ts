@@ -1,5 +1,7 @@
 /** Reads a compact JWT's header and claims without trusting them; verification is elsewhere. */
-export function decodeJwt(token: string): { header: Record<string, unknown>; claims: Record<string, unknown> } | null {
+export function decodeJwt(
+  token: string,
+): { header: Record<string, unknown>; claims: Record<string, unknown> } | null {
   const parts = token.split('.');
   if (parts.length !== 3 || !parts[0] || !parts[1]) return null;
   try {

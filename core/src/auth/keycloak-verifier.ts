@@ -52,7 +52,9 @@ export class KeycloakTokenVerifier implements TokenVerifier {
     } catch (error) {
       // keycloak-connect's messages ("invalid token (expired)") are safe and useful to callers.
       const reason = error instanceof Error ? error.message : 'invalid token';
-      throw new UnauthenticatedError(reason.startsWith('invalid token') ? reason : `invalid token (${reason})`);
+      throw new UnauthenticatedError(
+        reason.startsWith('invalid token') ? reason : `invalid token (${reason})`,
+      );
     }
     const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
     if (!audiences.includes(this.#options.audience) && claims.azp !== this.#options.audience) {

@@ -45,7 +45,9 @@ async function main(): Promise<void> {
         }).values,
       );
     case 'schema':
-      return schemaCommand(parseArgs({ args: rest, options: { graph: { type: 'string', default: 'admin' } } }).values);
+      return schemaCommand(
+        parseArgs({ args: rest, options: { graph: { type: 'string', default: 'admin' } } }).values,
+      );
     case undefined:
     case 'help':
     case '--help':
@@ -61,7 +63,10 @@ try {
   await main();
 } catch (error) {
   // Expected failures (bad config, bad plugin, bad arguments) get one clear line, no stack.
-  if (error instanceof AtriumError || (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))) {
+  if (
+    error instanceof AtriumError ||
+    (error instanceof TypeError && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS'))
+  ) {
     console.error(`atrium: ${error.message}`);
   } else {
     console.error(error);

@@ -1,5 +1,5 @@
-import { coreMigrations } from '../db/migrations/index.ts';
 import { startEmbeddedDatabase } from '../db/embedded.ts';
+import { coreMigrations } from '../db/migrations/index.ts';
 import { createOrm, migrate } from '../db/orm.ts';
 import { loadConfig } from '../kernel/config.ts';
 import { createLogger } from '../kernel/logger.ts';
@@ -11,7 +11,9 @@ export async function migrateCommand(): Promise<void> {
   const { settings, plugins } = await loadConfig();
   const logger = createLogger(settings.LOG_LEVEL);
   const modules = loadModules(coreModules, plugins);
-  const embedded = settings.DATABASE_URL ? null : await startEmbeddedDatabase(settings.ATRIUM_DATA_DIR, logger);
+  const embedded = settings.DATABASE_URL
+    ? null
+    : await startEmbeddedDatabase(settings.ATRIUM_DATA_DIR, logger);
   const orm = await createOrm({
     databaseUrl: settings.DATABASE_URL ?? (embedded?.url as string),
     entities: modules.flatMap((m) => m.definition.entities ?? []),

@@ -1,5 +1,5 @@
-import { loadConfig } from '../kernel/config.ts';
 import { printConfiguredSchema } from '../graphql/print.ts';
+import { loadConfig } from '../kernel/config.ts';
 import { ValidationError } from '../kernel/errors.ts';
 
 /** `atrium schema`: the printed SDL of this configuration's Admin or Public graph. */

@@ -33,7 +33,9 @@ export async function startCommand(role: Extract<ProcessRole, 'all' | 'worker'>)
   const url = await atrium.listen();
   atrium.logger.info({ url: `${url}/graphql`, embedded }, 'atrium is ready');
   if (embedded) {
-    console.log(`\nAtrium answers GraphQL at ${url}/graphql (embedded database under ${config.settings.ATRIUM_DATA_DIR}/).`);
+    console.log(
+      `\nAtrium answers GraphQL at ${url}/graphql (embedded database under ${config.settings.ATRIUM_DATA_DIR}/).`,
+    );
     console.log('Get a token with: npx atrium token --role admin --workspace demo\n');
   }
 }

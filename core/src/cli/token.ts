@@ -4,10 +4,18 @@ import { parseSettings } from '../kernel/config.ts';
 import { ConfigError, ValidationError } from '../kernel/errors.ts';
 
 /** `atrium token`: one line, a dev token the local server accepts. Never in production. */
-export async function tokenCommand(options: { role?: string; workspace?: string; subject?: string; ttl?: string }): Promise<void> {
+export async function tokenCommand(options: {
+  role?: string;
+  workspace?: string;
+  subject?: string;
+  ttl?: string;
+}): Promise<void> {
   const settings = parseSettings(process.env);
   if (settings.NODE_ENV === 'production' || !settings.AUTH_DEV_TOKENS) {
-    throw new ConfigError('AUTH_DEV_TOKENS', 'dev tokens are disabled here (always in production); use Keycloak');
+    throw new ConfigError(
+      'AUTH_DEV_TOKENS',
+      'dev tokens are disabled here (always in production); use Keycloak',
+    );
   }
   if (!options.role || !isScope(options.role)) {
     throw new ValidationError(`--role must be one of ${scopeNames.join(', ')}`, 'role');
@@ -19,6 +27,11 @@ export async function tokenCommand(options: { role?: string; workspace?: string;
   }
   const secret = devTokenSecret(settings.ATRIUM_DATA_DIR);
   console.log(
-    signDevToken(secret, { role: options.role, workspace: options.workspace, subject: options.subject, ttlSeconds }),
+    signDevToken(secret, {
+      role: options.role,
+      workspace: options.workspace,
+      subject: options.subject,
+      ttlSeconds,
+    }),
   );
 }

@@ -1,14 +1,14 @@
 import { Migrator } from '@mikro-orm/migrations';
-import { type EntitySchema, MikroORM } from '@mikro-orm/postgresql';
+import { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from '../kernel/logger.ts';
-import type { MigrationDefinition } from '../kernel/plugin.ts';
+import type { AnyEntitySchema, MigrationDefinition } from '../kernel/plugin.ts';
 
 /** The filter that confines every workspace-scoped query to the caller's workspace. */
 export const WORKSPACE_FILTER = 'workspace';
 
 export interface OrmOptions {
   databaseUrl: string;
-  entities: EntitySchema<any, any>[];
+  entities: AnyEntitySchema[];
   migrations: MigrationDefinition[];
   poolMax: number;
   logger: Logger;
@@ -17,7 +17,7 @@ export interface OrmOptions {
 }
 
 /** Any entity with a `workspace` property is workspace-scoped; no opt-in to forget. */
-export function workspaceScopedEntities(entities: EntitySchema<any, any>[]): EntitySchema<any, any>[] {
+export function workspaceScopedEntities(entities: AnyEntitySchema[]): AnyEntitySchema[] {
   return entities.filter((e) => 'workspace' in (e.meta.properties ?? {}));
 }
 
@@ -44,6 +44,8 @@ export async function createOrm(options: OrmOptions): Promise<MikroORM> {
       transactional: true,
       allOrNothing: true,
       silent: true,
+      // Migrations are written by hand from `npm run db:diff`; no snapshot files in the tree.
+      snapshot: false,
     },
     allowGlobalContext: false,
     loggerFactory: () => ({

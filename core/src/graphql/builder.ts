@@ -57,7 +57,9 @@ export function createBuilder(limits: GraphQLLimits) {
       defaultTypes: [],
       // `createApiKey: CreateApiKeyResult = CreateApiKeyPayload | ValidationError`, no wrapper type.
       directResult: true,
-      defaultUnionOptions: { name: ({ fieldName }) => `${fieldName[0]?.toUpperCase()}${fieldName.slice(1)}Result` },
+      defaultUnionOptions: {
+        name: ({ fieldName }) => `${fieldName[0]?.toUpperCase()}${fieldName.slice(1)}Result`,
+      },
     },
     relay: {
       clientMutationId: 'omit',
@@ -74,9 +76,12 @@ export function createBuilder(limits: GraphQLLimits) {
       complexityError: (kind, result) => {
         const measure = kind.toLowerCase() as 'depth' | 'breadth' | 'complexity';
         const limit = result[`max${kind}` as 'maxDepth' | 'maxBreadth' | 'maxComplexity'];
-        return new GraphQLError(`Query rejected: its ${measure} is ${result[measure]}, the limit is ${limit}`, {
-          extensions: { code: 'QUERY_TOO_COMPLEX' },
-        });
+        return new GraphQLError(
+          `Query rejected: its ${measure} is ${result[measure]}, the limit is ${limit}`,
+          {
+            extensions: { code: 'QUERY_TOO_COMPLEX' },
+          },
+        );
       },
     },
     subGraphs: { defaultForTypes: ['admin'], fieldsInheritFromTypes: true },

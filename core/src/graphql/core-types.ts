@@ -1,9 +1,15 @@
 import { GraphQLError, Kind } from 'graphql';
-import { AtriumError, ForbiddenError, NotFoundError, UnauthenticatedError, ValidationError } from '../kernel/errors.ts';
-import type { AtriumBuilder } from './builder.ts';
-import type { CoreRefs, ViewerShape } from './refs.ts';
+import {
+  type AtriumError,
+  ForbiddenError,
+  NotFoundError,
+  UnauthenticatedError,
+  ValidationError,
+} from '../kernel/errors.ts';
 import type { WorkspaceEntity } from '../modules/workspaces/entities.ts';
 import { Workspace } from '../modules/workspaces/entities.ts';
+import type { AtriumBuilder } from './builder.ts';
+import type { CoreRefs, ViewerShape } from './refs.ts';
 
 const both = ['admin', 'public'] as const;
 
@@ -12,7 +18,8 @@ export function addCoreTypes(builder: AtriumBuilder): CoreRefs {
   builder.scalarType('DateTime', {
     subGraphs: [...both],
     description: 'An ISO-8601 timestamp in UTC',
-    serialize: (value) => (value instanceof Date ? value.toISOString() : new Date(String(value)).toISOString()),
+    serialize: (value) =>
+      value instanceof Date ? value.toISOString() : new Date(String(value)).toISOString(),
     parseValue: (value) => parseDate(value),
     parseLiteral: (ast) => parseDate(ast.kind === Kind.STRING ? ast.value : null),
   });
@@ -36,7 +43,9 @@ export function addCoreTypes(builder: AtriumBuilder): CoreRefs {
     subGraphs: [...both],
     interfaces: [ErrorRef],
     isTypeOf: (value) => value instanceof ValidationError,
-    fields: (t) => ({ field: t.exposeString('field', { nullable: true, description: 'The input that broke a rule' }) }),
+    fields: (t) => ({
+      field: t.exposeString('field', { nullable: true, description: 'The input that broke a rule' }),
+    }),
   });
   for (const [ErrorClass, name] of [
     [NotFoundError, 'NotFoundError'],

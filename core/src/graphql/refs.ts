@@ -1,4 +1,4 @@
-import type { ObjectRef, InterfaceRef } from '@pothos/core';
+import type { InterfaceRef, ObjectRef } from '@pothos/core';
 import type { Principal } from '../auth/principal.ts';
 import type { AtriumError } from '../kernel/errors.ts';
 import type { WorkspaceEntity } from '../modules/workspaces/entities.ts';

@@ -8,7 +8,8 @@ import { coreModules } from '../modules/index.ts';
 import { printConfiguredSchema } from './print.ts';
 import { buildSchemas } from './schema.ts';
 
-const committed = (graph: string) => readFileSync(new URL(`../../schema/${graph}.graphql`, import.meta.url), 'utf8');
+const committed = (graph: string) =>
+  readFileSync(new URL(`../../schema/${graph}.graphql`, import.meta.url), 'utf8');
 
 for (const graph of ['admin', 'public'] as const) {
   test(`the committed ${graph} schema matches the code (npm run schema:write -w @atrium/core)`, () => {
@@ -19,7 +20,11 @@ for (const graph of ['admin', 'public'] as const) {
 test('both sub-graphs are valid GraphQL schemas', () => {
   const modules = loadModules(coreModules, []);
   const runtime = { name: 'x', config: undefined, logger: createLogger('silent') } as never;
-  const schemas = buildSchemas(modules, () => runtime, { maxDepth: 12, maxComplexity: 2000, maxBreadth: 200 });
+  const schemas = buildSchemas(modules, () => runtime, {
+    maxDepth: 12,
+    maxComplexity: 2000,
+    maxBreadth: 200,
+  });
   assert.deepEqual(validateSchema(schemas.admin), []);
   assert.deepEqual(validateSchema(schemas.public), []);
 });

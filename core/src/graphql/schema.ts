@@ -1,6 +1,6 @@
 import { type GraphQLObjectType, GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
 import type { LoadedModule } from '../kernel/module-host.ts';
-import type { ModuleRuntime } from '../kernel/plugin.ts';
+import type { AnyRuntime } from '../kernel/plugin.ts';
 import { createBuilder, type GraphQLLimits } from './builder.ts';
 import { addCoreTypes } from './core-types.ts';
 
@@ -12,7 +12,7 @@ export interface AtriumSchemas {
 /** One builder per server: core types first, then every module's fields, then both sub-graphs. */
 export function buildSchemas(
   modules: LoadedModule[],
-  runtimeOf: (module: LoadedModule) => ModuleRuntime<any>,
+  runtimeOf: (module: LoadedModule) => AnyRuntime,
   limits: GraphQLLimits,
 ): AtriumSchemas {
   const builder = createBuilder(limits);
@@ -27,7 +27,8 @@ export function buildSchemas(
 /** A sub-graph may have no mutations yet; an empty root type would make the schema invalid. */
 function withoutEmptyRoots(schema: GraphQLSchema): GraphQLSchema {
   const config = schema.toConfig();
-  const empty = (type: GraphQLObjectType | null | undefined) => !!type && Object.keys(type.getFields()).length === 0;
+  const empty = (type: GraphQLObjectType | null | undefined) =>
+    !!type && Object.keys(type.getFields()).length === 0;
   if (!empty(config.mutation) && !empty(config.subscription)) return schema;
   const dropped = new Set([config.mutation, config.subscription].filter(empty));
   return new GraphQLSchema({

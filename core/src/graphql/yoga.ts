@@ -1,11 +1,11 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { type GraphQLSchema, GraphQLError } from 'graphql';
+import { GraphQLError, type GraphQLSchema } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { ParameterizedContext } from 'koa';
 import type { Authenticator } from '../auth/authenticator.ts';
 import { WORKSPACE_FILTER } from '../db/orm.ts';
-import { AtriumError, UnauthenticatedError } from '../kernel/errors.ts';
 import type { RequestState } from '../http/request-id.ts';
+import { AtriumError, UnauthenticatedError } from '../kernel/errors.ts';
 import type { Logger } from '../kernel/logger.ts';
 import { Workspace } from '../modules/workspaces/entities.ts';
 import type { GraphQLContext } from './context.ts';
@@ -22,7 +22,9 @@ export interface YogaOptions {
 type KoaContext = ParameterizedContext<RequestState>;
 
 /** graphql-yoga for one sub-graph; the context carries the verified caller and a scoped EM. */
-export function createGraphQLHandler(options: YogaOptions): YogaServerInstance<{ koa: KoaContext }, GraphQLContext> {
+export function createGraphQLHandler(
+  options: YogaOptions,
+): YogaServerInstance<{ koa: KoaContext }, GraphQLContext> {
   return createYoga<{ koa: KoaContext }, GraphQLContext>({
     schema: options.schema,
     graphqlEndpoint: options.endpoint,
@@ -67,7 +69,9 @@ async function createContext(koa: KoaContext, options: YogaOptions): Promise<Gra
     }
     const workspace = await em.findOne(Workspace, { slug: principal.workspaceSlug });
     if (!workspace) {
-      throw new UnauthenticatedError(`the workspace "${principal.workspaceSlug}" named by the credential does not exist`);
+      throw new UnauthenticatedError(
+        `the workspace "${principal.workspaceSlug}" named by the credential does not exist`,
+      );
     }
     em.setFilterParams(WORKSPACE_FILTER, { id: workspace.id });
     return {

@@ -1,8 +1,9 @@
 import { Readable } from 'node:stream';
 import Router from '@koa/router';
-import Koa from 'koa';
 import type { YogaServerInstance } from 'graphql-yoga';
+import Koa from 'koa';
 import type { Registry } from 'prom-client';
+import type { GraphQLContext } from '../graphql/context.ts';
 import type { Logger } from '../kernel/logger.ts';
 import { type HealthCheck, healthRoutes } from './health.ts';
 import { type RequestState, requestIdAndLogging } from './request-id.ts';
@@ -10,7 +11,7 @@ import { type RequestState, requestIdAndLogging } from './request-id.ts';
 export interface HttpAppOptions {
   logger: Logger;
   metrics: { registry: Registry; middleware: Koa.Middleware };
-  graphql: { path: string; yoga: YogaServerInstance<any, any> }[];
+  graphql: { path: string; yoga: YogaServerInstance<{ koa: Koa.ParameterizedContext<RequestState> }, GraphQLContext> }[];
   healthChecks: Map<string, HealthCheck>;
   isShuttingDown: () => boolean;
   /** Plugin routers, mounted at /plugins/<name>. */
@@ -34,7 +35,7 @@ export function createHttpApp(options: HttpAppOptions): Koa<RequestState> {
     router.all(path, async (ctx) => {
       const response: Response = await yoga.handleNodeRequestAndResponse(ctx.req, ctx.res, { koa: ctx });
       ctx.status = response.status;
-      response.headers.forEach((value, key) => ctx.set(key, value));
+      for (const [key, value] of response.headers) ctx.set(key, value);
       // Streamed, so that server-sent events (subscriptions) flow as they are produced.
       ctx.body = response.body ? Readable.from(response.body as unknown as AsyncIterable<Uint8Array>) : null;
     });

@@ -6,7 +6,11 @@ export type HealthCheck = () => Promise<void>;
  * /healthz says the process is alive; /readyz runs every check (database, job queue and
  * each configured service) and answers 503 naming what failed, or while shutting down.
  */
-export function healthRoutes(router: Router, checks: Map<string, HealthCheck>, isShuttingDown: () => boolean): void {
+export function healthRoutes(
+  router: Router,
+  checks: Map<string, HealthCheck>,
+  isShuttingDown: () => boolean,
+): void {
   router.get('/healthz', (ctx) => {
     ctx.body = { status: 'ok' };
   });
@@ -22,7 +26,10 @@ export function healthRoutes(router: Router, checks: Map<string, HealthCheck>, i
           await withTimeout(check(), 3000);
           return [name, { status: 'ok' }] as const;
         } catch (error) {
-          return [name, { status: 'failed', error: error instanceof Error ? error.message : String(error) }] as const;
+          return [
+            name,
+            { status: 'failed', error: error instanceof Error ? error.message : String(error) },
+          ] as const;
         }
       }),
     );

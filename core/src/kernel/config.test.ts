@@ -37,17 +37,33 @@ test('a bad value names the setting and what was given', () => {
 });
 
 test('a secret in a bad URL is not echoed', () => {
-  assert.throws(() => parseSettings({ DATABASE_URL: 'not a url with password hunter2' }), (error: Error) => {
-    assert.ok(!error.message.includes('hunter2'));
-    return true;
-  });
+  assert.throws(
+    () => parseSettings({ DATABASE_URL: 'not a url with password hunter2' }),
+    (error: Error) => {
+      assert.ok(!error.message.includes('hunter2'));
+      return true;
+    },
+  );
 });
 
 test('production refuses dev tokens and requires an identity provider', () => {
-  rejects({ NODE_ENV: 'production', AUTH_DEV_TOKENS: 'true', AUTH_ISSUER_URL: 'https://sso/realms/a', AUTH_AUDIENCE: 'atrium' }, 'AUTH_DEV_TOKENS', /refused/);
+  rejects(
+    {
+      NODE_ENV: 'production',
+      AUTH_DEV_TOKENS: 'true',
+      AUTH_ISSUER_URL: 'https://sso/realms/a',
+      AUTH_AUDIENCE: 'atrium',
+    },
+    'AUTH_DEV_TOKENS',
+    /refused/,
+  );
   rejects({ NODE_ENV: 'production' }, 'AUTH_ISSUER_URL', /required/);
   rejects({ AUTH_ISSUER_URL: 'https://sso/realms/a' }, 'AUTH_AUDIENCE', /required/);
-  const s = parseSettings({ NODE_ENV: 'production', AUTH_ISSUER_URL: 'https://sso/realms/a', AUTH_AUDIENCE: 'atrium' });
+  const s = parseSettings({
+    NODE_ENV: 'production',
+    AUTH_ISSUER_URL: 'https://sso/realms/a',
+    AUTH_AUDIENCE: 'atrium',
+  });
   assert.equal(s.AUTH_DEV_TOKENS, false);
 });
 
@@ -73,7 +89,12 @@ test('`atrium token` is refused in production', () => {
   const cwd = mkdtempSync(join(tmpdir(), 'atrium-cfg-'));
   const result = spawnSync(process.execPath, [bin, 'token', '--role', 'admin', '--workspace', 'demo'], {
     cwd,
-    env: { ...process.env, NODE_ENV: 'production', AUTH_ISSUER_URL: 'https://sso/realms/a', AUTH_AUDIENCE: 'atrium' },
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      AUTH_ISSUER_URL: 'https://sso/realms/a',
+      AUTH_AUDIENCE: 'atrium',
+    },
     encoding: 'utf8',
   });
   assert.equal(result.status, 1);

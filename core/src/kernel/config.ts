@@ -29,6 +29,8 @@ const settingsSchema = z.object({
   AUTH_AUDIENCE: z.string().min(1).optional(),
   /** The token claim that names the caller's workspace (a Keycloak user-attribute mapper). */
   AUTH_WORKSPACE_CLAIM: z.string().min(1).default('workspace'),
+  /** Least seconds between fetches of the realm's keys when a token names an unknown key. */
+  AUTH_KEYS_MIN_REFRESH_S: z.coerce.number().int().min(0).max(3600).default(10),
   /** Locally signed tokens for development; refused in production. */
   AUTH_DEV_TOKENS: flag.optional(),
   GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).max(50).default(12),
@@ -92,7 +94,10 @@ export function parseSettings(
     throw new ConfigError('AUTH_ISSUER_URL', 'is required when NODE_ENV=production (the Keycloak realm URL)');
   }
   if (s.AUTH_ISSUER_URL && !s.AUTH_AUDIENCE) {
-    throw new ConfigError('AUTH_AUDIENCE', 'is required when AUTH_ISSUER_URL is set (the client id tokens are for)');
+    throw new ConfigError(
+      'AUTH_AUDIENCE',
+      'is required when AUTH_ISSUER_URL is set (the client id tokens are for)',
+    );
   }
   return { ...s, AUTH_DEV_TOKENS: s.AUTH_DEV_TOKENS ?? !production };
 }
@@ -110,7 +115,8 @@ export async function loadConfig(
   let file: AtriumConfigFile = {};
   if (existsSync(path)) {
     const mod = (await import(pathToFileURL(path).href)) as { default?: AtriumConfigFile };
-    if (!mod.default) throw new ConfigError('ATRIUM_CONFIG', `${path} has no default export (use defineConfig)`);
+    if (!mod.default)
+      throw new ConfigError('ATRIUM_CONFIG', `${path} has no default export (use defineConfig)`);
     file = mod.default;
   } else if (env.ATRIUM_CONFIG) {
     throw new ConfigError('ATRIUM_CONFIG', `file ${path} does not exist`);

@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createTestEnvironment, type TestEnvironment, waitFor } from '../testing/index.ts';
+import { coreModules } from '../modules/index.ts';
 import { probeControl, probePlugin } from '../testing/fixtures/probe-plugin.ts';
+import { createTestEnvironment, type TestEnvironment, waitFor } from '../testing/index.ts';
 import { PluginError } from './errors.ts';
 import { loadModules } from './module-host.ts';
 import { definePlugin } from './plugin.ts';
-import { coreModules } from '../modules/index.ts';
 
-const plain = (name: string, compatibility = '^1.0.0') => definePlugin(() => ({ name, compatibility }))(undefined);
+const plain = (name: string, compatibility = '^1.0.0') =>
+  definePlugin(() => ({ name, compatibility }))(undefined);
 
 function refuses(plugins: Parameters<typeof loadModules>[1], message: RegExp) {
   assert.throws(

@@ -1,11 +1,11 @@
 import semver from 'semver';
 import { PluginError } from './errors.ts';
-import type { AtriumPlugin, ModuleDefinition } from './plugin.ts';
+import type { AnyModule, AtriumPlugin } from './plugin.ts';
 import { CORE_VERSION } from './version.ts';
 
 /** A module with its validated config, ready for the host to wire. */
 export interface LoadedModule {
-  definition: ModuleDefinition<any>;
+  definition: AnyModule;
   config: unknown;
   /** True for plugins from atrium.config.ts, false for core modules. */
   isPlugin: boolean;
@@ -17,15 +17,23 @@ const NAME = /^[a-z][a-z0-9-]{1,62}$/;
  * Checks every plugin before anything starts: a name, a compatible core range, options
  * that satisfy its config schema, no clash with another module. The first problem stops boot.
  */
-export function loadModules(coreModules: ModuleDefinition<any>[], plugins: AtriumPlugin[]): LoadedModule[] {
-  const loaded: LoadedModule[] = coreModules.map((definition) => ({ definition, config: undefined, isPlugin: false }));
+export function loadModules(coreModules: AnyModule[], plugins: AtriumPlugin[]): LoadedModule[] {
+  const loaded: LoadedModule[] = coreModules.map((definition) => ({
+    definition,
+    config: undefined,
+    isPlugin: false,
+  }));
   const names = new Set(coreModules.map((m) => m.name));
   for (const plugin of plugins) {
     const def = plugin?.definition;
     if (!def || typeof def.name !== 'string') {
-      throw new PluginError(String(def?.name ?? '?'), 'is not a plugin: use definePlugin() and call the factory');
+      throw new PluginError(
+        String(def?.name ?? '?'),
+        'is not a plugin: use definePlugin() and call the factory',
+      );
     }
-    if (!NAME.test(def.name)) throw new PluginError(def.name, 'name must be lower-case letters, digits and dashes');
+    if (!NAME.test(def.name))
+      throw new PluginError(def.name, 'name must be lower-case letters, digits and dashes');
     if (names.has(def.name)) throw new PluginError(def.name, 'is listed twice or clashes with a core module');
     names.add(def.name);
     const range = def.compatibility;
@@ -43,7 +51,7 @@ export function loadModules(coreModules: ModuleDefinition<any>[], plugins: Atriu
   return loaded;
 }
 
-function parsePluginConfig(def: ModuleDefinition<any>, options: unknown): unknown {
+function parsePluginConfig(def: AnyModule, options: unknown): unknown {
   if (!def.config) return options;
   const parsed = def.config.safeParse(options ?? {});
   if (parsed.success) return parsed.data;
@@ -57,7 +65,8 @@ function assertUnique(modules: LoadedModule[], keys: (m: LoadedModule) => string
   for (const m of modules) {
     for (const key of keys(m)) {
       const first = owner.get(key);
-      if (first) throw new PluginError(m.definition.name, `declares ${what} "${key}" that ${first} already declares`);
+      if (first)
+        throw new PluginError(m.definition.name, `declares ${what} "${key}" that ${first} already declares`);
       owner.set(key, m.definition.name);
     }
   }

@@ -1,8 +1,8 @@
+import type { Job } from 'pg-boss';
 import { WORKSPACE_FILTER } from '../db/orm.ts';
 import type { Jobs } from './jobs.ts';
 import type { LoadedModule } from './module-host.ts';
-import type { Job } from 'pg-boss';
-import type { JobContext, ModuleRuntime } from './plugin.ts';
+import type { AnyRuntime, JobContext } from './plugin.ts';
 
 /**
  * Creates the queue of every job a module declares (retry policy and dead letter per job)
@@ -11,7 +11,7 @@ import type { JobContext, ModuleRuntime } from './plugin.ts';
  */
 export async function runModuleJobs(
   modules: LoadedModule[],
-  runtimeOf: (m: LoadedModule) => ModuleRuntime<any>,
+  runtimeOf: (m: LoadedModule) => AnyRuntime,
   jobs: Jobs,
   work: boolean,
 ): Promise<void> {

@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
-import type { EntityManager, EntitySchema, MikroORM } from '@mikro-orm/postgresql';
 import type { Migration } from '@mikro-orm/migrations';
+import type { EntityManager, EntitySchema, MikroORM } from '@mikro-orm/postgresql';
 import type { z } from 'zod';
 import type { AtriumBuilder } from '../graphql/builder.ts';
 import type { CoreRefs } from '../graphql/refs.ts';
@@ -46,7 +46,7 @@ export interface JobContext<Config = unknown> extends ModuleRuntime<Config> {
   signal: AbortSignal;
 }
 
-export interface JobDefinition<Config = unknown, Data = any> {
+export interface JobDefinition<Config = unknown, Data = AnyConfig> {
   handle: (data: Data, ctx: JobContext<Config>) => Promise<void>;
   retryLimit?: number;
   retryDelaySeconds?: number;
@@ -66,7 +66,7 @@ export interface ModuleDefinition<Config = unknown> {
   compatibility?: string;
   /** Validates the options the plugin was given; the parsed value is `runtime.config`. */
   config?: z.ZodType<Config>;
-  entities?: EntitySchema<any, any>[];
+  entities?: AnyEntitySchema[];
   migrations?: MigrationDefinition[];
   schema?: (builder: AtriumBuilder, refs: CoreRefs, runtime: ModuleRuntime<Config>) => void;
   events?: EventSubscription<Config>[];
@@ -80,8 +80,16 @@ export interface ModuleDefinition<Config = unknown> {
   onDestroy?: (runtime: ModuleRuntime<Config>) => Promise<void> | void;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: the host holds modules of many config types at once; each module sees its own.
+type AnyConfig = any;
+/** A module or runtime as the host holds them, whatever their config type. */
+export type AnyModule = ModuleDefinition<AnyConfig>;
+export type AnyRuntime = ModuleRuntime<AnyConfig>;
+// biome-ignore lint/suspicious/noExplicitAny: entity schemas of every shape live in one list.
+export type AnyEntitySchema = EntitySchema<any, any>;
+
 /** A plugin as listed in atrium.config.ts: its definition and the options it was given. */
-export interface AtriumPlugin<Config = any> {
+export interface AtriumPlugin<Config = AnyConfig> {
   definition: ModuleDefinition<Config>;
   options: unknown;
 }
@@ -97,6 +105,8 @@ export function definePlugin<Options, Config = Options>(
 }
 
 /** Declares a core module: same shape as a plugin, always loaded, no options. */
-export function defineModule<Config = undefined>(definition: ModuleDefinition<Config>): ModuleDefinition<Config> {
+export function defineModule<Config = undefined>(
+  definition: ModuleDefinition<Config>,
+): ModuleDefinition<Config> {
   return definition;
 }

@@ -1,7 +1,7 @@
-import type { ModuleDefinition } from '../kernel/plugin.ts';
+import type { AnyModule } from '../kernel/plugin.ts';
 import { apiKeysModule } from './api-keys/index.ts';
 import { outboxModule } from './outbox/index.ts';
 import { workspacesModule } from './workspaces/index.ts';
 
 /** Always loaded, in this order, before any plugin. */
-export const coreModules: ModuleDefinition<any>[] = [workspacesModule, apiKeysModule, outboxModule];
+export const coreModules: AnyModule[] = [workspacesModule, apiKeysModule, outboxModule];

@@ -25,7 +25,16 @@ export class StandInOidcIssuer {
       if (req.url === `/realms/${this.realm}/protocol/openid-connect/certs`) {
         this.certsRequests += 1;
         res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({ keys: this.#keys.map((k) => ({ ...k.publicKey.export({ format: 'jwk' }), kid: k.kid, alg: 'RS256', use: 'sig' })) }));
+        res.end(
+          JSON.stringify({
+            keys: this.#keys.map((k) => ({
+              ...k.publicKey.export({ format: 'jwk' }),
+              kid: k.kid,
+              alg: 'RS256',
+              use: 'sig',
+            })),
+          }),
+        );
         return;
       }
       res.statusCode = 404;

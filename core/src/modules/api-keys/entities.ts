@@ -7,7 +7,10 @@ export const ApiKey = defineEntity({
   name: 'ApiKey',
   tableName: 'api_key',
   properties: {
-    id: p.uuid().primary().onCreate(() => crypto.randomUUID()),
+    id: p
+      .uuid()
+      .primary()
+      .onCreate(() => crypto.randomUUID()),
     workspace: () => p.manyToOne(Workspace).mapToPk(),
     name: p.string().length(200),
     /** The first characters of the secret, to tell keys apart in lists and logs. */

@@ -41,7 +41,12 @@ export function apiKeysSchema(builder: AtriumBuilder): void {
 
   builder.relayMutationField(
     'createApiKey',
-    { inputFields: (t) => ({ name: t.string({ required: true }), role: t.field({ type: Role, required: true }) }) },
+    {
+      inputFields: (t) => ({
+        name: t.string({ required: true }),
+        role: t.field({ type: Role, required: true }),
+      }),
+    },
     {
       authScopes: { admin: true },
       errors: { types: [ValidationError] },
@@ -50,7 +55,10 @@ export function apiKeysSchema(builder: AtriumBuilder): void {
     {
       outputFields: (t) => ({
         apiKey: t.field({ type: ApiKeyRef, resolve: (p) => p.apiKey }),
-        secret: t.string({ description: 'Shown only in this answer; store it now', resolve: (p) => p.secret }),
+        secret: t.string({
+          description: 'Shown only in this answer; store it now',
+          resolve: (p) => p.secret,
+        }),
       }),
     },
   );

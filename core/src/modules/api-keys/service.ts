@@ -30,7 +30,8 @@ export async function createApiKey(
   input: { name: string; role: Scope },
 ): Promise<CreatedApiKey> {
   const name = input.name.trim();
-  if (name.length === 0 || name.length > 200) throw new ValidationError('name must be 1 to 200 characters', 'name');
+  if (name.length === 0 || name.length > 200)
+    throw new ValidationError('name must be 1 to 200 characters', 'name');
   const prefix = randomBytes(6).toString('base64url');
   const secret = `${API_KEY_PREFIX}${prefix}_${randomBytes(32).toString('base64url')}`;
   const apiKey = em.create(ApiKey, {
@@ -68,7 +69,11 @@ export async function revokeApiKey(em: EntityManager, id: string): Promise<ApiKe
 
 /** Looks a presented key up by its hash across workspaces: the key itself names its workspace. */
 export async function authenticateApiKey(em: EntityManager, secret: string): Promise<Principal | null> {
-  const apiKey = await em.findOne(ApiKey, { secretHash: hashSecret(secret), revokedAt: null }, { filters: false });
+  const apiKey = await em.findOne(
+    ApiKey,
+    { secretHash: hashSecret(secret), revokedAt: null },
+    { filters: false },
+  );
   if (!apiKey) return null;
   const workspace = await em.findOne(Workspace, { id: apiKey.workspace }, { filters: false });
   if (!workspace) return null;

@@ -4,7 +4,7 @@ import { WORKSPACE_FILTER } from '../../db/orm.ts';
 import { toDomainEvent } from '../../kernel/events.ts';
 import type { Jobs } from '../../kernel/jobs.ts';
 import type { Logger } from '../../kernel/logger.ts';
-import type { EventSubscription, ModuleRuntime } from '../../kernel/plugin.ts';
+import type { AnyRuntime, EventSubscription } from '../../kernel/plugin.ts';
 import { EventDelivery, OutboxEvent } from './entities.ts';
 import { DEAD_LETTER_QUEUE, DELIVERY_QUEUE, type DeliveryJob } from './service.ts';
 
@@ -13,8 +13,8 @@ export interface RegisteredSubscription {
   /** `<module>:<name>`, stored on each delivery. */
   key: string;
   types: Set<string>;
-  subscription: EventSubscription<any>;
-  runtime: ModuleRuntime<any>;
+  subscription: EventSubscription<unknown>;
+  runtime: AnyRuntime;
 }
 
 export interface DispatcherOptions {
@@ -41,7 +41,13 @@ export class OutboxDispatcher {
   #publishing: Promise<void> | null = null;
   #again = false;
 
-  constructor(orm: MikroORM, jobs: Jobs, logger: Logger, subscriptions: RegisteredSubscription[], options: DispatcherOptions) {
+  constructor(
+    orm: MikroORM,
+    jobs: Jobs,
+    logger: Logger,
+    subscriptions: RegisteredSubscription[],
+    options: DispatcherOptions,
+  ) {
     this.#orm = orm;
     this.#jobs = jobs;
     this.#logger = logger;
@@ -102,7 +108,12 @@ export class OutboxDispatcher {
         const events = await em.find(
           OutboxEvent,
           { publishedAt: null },
-          { filters: false, orderBy: { occurredAt: 'asc' }, limit: BATCH, lockMode: LockMode.PESSIMISTIC_PARTIAL_WRITE },
+          {
+            filters: false,
+            orderBy: { occurredAt: 'asc' },
+            limit: BATCH,
+            lockMode: LockMode.PESSIMISTIC_PARTIAL_WRITE,
+          },
         );
         const deliveries = events.flatMap((event) =>
           this.#subscribersOf(event.type).map((s) =>
@@ -157,7 +168,10 @@ export class OutboxDispatcher {
 
   async #recordFailure(deliveryId: string, error: unknown): Promise<void> {
     const message = error instanceof Error ? error.message : String(error);
-    this.#logger.warn({ deliveryId, err: error }, 'event handler failed; pg-boss will retry or dead-letter it');
+    this.#logger.warn(
+      { deliveryId, err: error },
+      'event handler failed; pg-boss will retry or dead-letter it',
+    );
     const em = this.#orm.em.fork();
     const delivery = await em.findOne(EventDelivery, { id: deliveryId }, { filters: false });
     if (!delivery) return;
@@ -172,6 +186,9 @@ export class OutboxDispatcher {
     if (!delivery || delivery.status === 'succeeded') return;
     delivery.status = 'dead';
     await em.flush();
-    this.#logger.error({ deliveryId: delivery.id, handler: delivery.handler }, 'event delivery is dead-lettered');
+    this.#logger.error(
+      { deliveryId: delivery.id, handler: delivery.handler },
+      'event delivery is dead-lettered',
+    );
   }
 }

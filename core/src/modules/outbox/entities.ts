@@ -6,7 +6,10 @@ export const OutboxEvent = defineEntity({
   name: 'OutboxEvent',
   tableName: 'outbox_event',
   properties: {
-    id: p.uuid().primary().onCreate(() => crypto.randomUUID()),
+    id: p
+      .uuid()
+      .primary()
+      .onCreate(() => crypto.randomUUID()),
     workspace: () => p.manyToOne(Workspace).mapToPk(),
     type: p.string().length(200),
     subject: p.string().length(200).nullable(),
@@ -25,7 +28,10 @@ export const EventDelivery = defineEntity({
   name: 'EventDelivery',
   tableName: 'event_delivery',
   properties: {
-    id: p.uuid().primary().onCreate(() => crypto.randomUUID()),
+    id: p
+      .uuid()
+      .primary()
+      .onCreate(() => crypto.randomUUID()),
     workspace: () => p.manyToOne(Workspace).mapToPk(),
     event: () => p.manyToOne(OutboxEvent),
     handler: p.string().length(200),

@@ -4,11 +4,12 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createTestEnvironment, type TestEnvironment, waitFor } from '../../testing/index.ts';
 import { ProbeEffect, probeControl, probePlugin } from '../../testing/fixtures/probe-plugin.ts';
+import { createTestEnvironment, type TestEnvironment, waitFor } from '../../testing/index.ts';
 import { EventDelivery, OutboxEvent } from './entities.ts';
 
-const CREATE_KEY = 'mutation ($name: String!) { createApiKey(input: { name: $name, role: VIEWER }) { __typename } }';
+const CREATE_KEY =
+  'mutation ($name: String!) { createApiKey(input: { name: $name, role: VIEWER }) { __typename } }';
 const bin = new URL('../../../bin/atrium.js', import.meta.url).pathname;
 const probeConfig = new URL('../../testing/fixtures/probe.config.ts', import.meta.url).pathname;
 
@@ -23,11 +24,19 @@ describe('events commit with the change and reach handlers', () => {
     probeControl.failing = false;
     await env.adminClient.withToken(env.token('admin')).ok(CREATE_KEY, { name: 'k1' });
     const em = env.em();
-    const event = await em.findOneOrFail(OutboxEvent, { type: 'api-key.created', payload: { name: 'k1' } }, { filters: false });
-    await waitFor(async () => {
-      const d = await env.em().findOne(EventDelivery, { event: event.id }, { filters: false });
-      return d?.status === 'succeeded';
-    }, 15000, 'delivery to the probe');
+    const event = await em.findOneOrFail(
+      OutboxEvent,
+      { type: 'api-key.created', payload: { name: 'k1' } },
+      { filters: false },
+    );
+    await waitFor(
+      async () => {
+        const d = await env.em().findOne(EventDelivery, { event: event.id }, { filters: false });
+        return d?.status === 'succeeded';
+      },
+      15000,
+      'delivery to the probe',
+    );
     const effects = await env.em().find(ProbeEffect, { eventId: event.id }, { filters: false });
     assert.equal(effects.length, 1);
   });
@@ -36,7 +45,9 @@ describe('events commit with the change and reach handlers', () => {
     const before = await env.em().count(OutboxEvent, {}, { filters: false });
     const result = await env.adminClient
       .withToken(env.token('admin'))
-      .ok('mutation { createApiKey(input: { name: "   ", role: VIEWER }) { __typename ... on ValidationError { field message } } }');
+      .ok(
+        'mutation { createApiKey(input: { name: "   ", role: VIEWER }) { __typename ... on ValidationError { field message } } }',
+      );
     assert.equal(result.createApiKey.__typename, 'ValidationError');
     assert.equal(result.createApiKey.field, 'name');
     assert.equal(await env.em().count(OutboxEvent, {}, { filters: false }), before);
@@ -46,12 +57,16 @@ describe('events commit with the change and reach handlers', () => {
     probeControl.failing = true;
     const admin = env.adminClient.withToken(env.token('admin'));
     await admin.ok(CREATE_KEY, { name: 'k-fail' });
-    const dead = await waitFor(async () => {
-      const data = await admin.ok(
-        '{ eventDeliveries(status: DEAD) { edges { node { id handler attempts lastError eventType payload } } } }',
-      );
-      return data.eventDeliveries.edges.find((e: any) => e.node.payload.name === 'k-fail')?.node;
-    }, 30000, 'the dead letter');
+    const dead = await waitFor(
+      async () => {
+        const data = await admin.ok(
+          '{ eventDeliveries(status: DEAD) { edges { node { id handler attempts lastError eventType payload } } } }',
+        );
+        return data.eventDeliveries.edges.find((e: any) => e.node.payload.name === 'k-fail')?.node;
+      },
+      30000,
+      'the dead letter',
+    );
     assert.equal(dead.handler, 'probe:record');
     assert.equal(dead.eventType, 'api-key.created');
     assert.equal(dead.attempts, 3, 'first try plus OUTBOX_RETRY_LIMIT=2 retries');
@@ -64,7 +79,10 @@ describe('events commit with the change and reach handlers', () => {
 
     const notDead = await admin.ok(
       'mutation ($id: ID!) { retryEventDelivery(input: { id: $id }) { __typename ... on Error { code } } }',
-      { id: (await admin.ok('{ eventDeliveries(status: SUCCEEDED) { edges { node { id } } } }')).eventDeliveries.edges[0].node.id },
+      {
+        id: (await admin.ok('{ eventDeliveries(status: SUCCEEDED) { edges { node { id } } } }'))
+          .eventDeliveries.edges[0].node.id,
+      },
     );
     assert.equal(notDead.retryEventDelivery.__typename, 'ValidationError');
 
@@ -74,15 +92,24 @@ describe('events commit with the change and reach handlers', () => {
       { id: dead.id },
     );
     assert.equal(retried.retryEventDelivery.eventDelivery.status, 'PENDING');
-    await waitFor(async () => {
-      const data = await admin.ok('query ($id: ID!) { node(id: $id) { ... on EventDelivery { status } } }', { id: dead.id });
-      return data.node.status === 'SUCCEEDED';
-    }, 15000, 'the retried delivery');
+    await waitFor(
+      async () => {
+        const data = await admin.ok(
+          'query ($id: ID!) { node(id: $id) { ... on EventDelivery { status } } }',
+          { id: dead.id },
+        );
+        return data.node.status === 'SUCCEEDED';
+      },
+      15000,
+      'the retried delivery',
+    );
     assert.equal(await env.em().count(ProbeEffect, { eventType: 'api-key.created' }, { filters: false }), 2);
   });
 
   test('only admins see dead letters', async () => {
-    const result = await env.adminClient.withToken(env.token('editor')).query('{ eventDeliveries { edges { node { id } } } }');
+    const result = await env.adminClient
+      .withToken(env.token('editor'))
+      .query('{ eventDeliveries { edges { node { id } } } }');
     assert.equal(result.errors?.[0]?.extensions?.code, 'FORBIDDEN');
   });
 });
@@ -126,13 +153,21 @@ describe('a worker killed mid-handler', () => {
     const eventId = readFileSync(marker, 'utf8');
     first.kill('SIGKILL');
     await new Promise((resolve) => first.once('exit', resolve));
-    assert.equal(await env.em().count(ProbeEffect, { eventId }, { filters: false }), 0, 'the uncommitted effect was rolled back');
+    assert.equal(
+      await env.em().count(ProbeEffect, { eventId }, { filters: false }),
+      0,
+      'the uncommitted effect was rolled back',
+    );
 
     startWorker({});
-    await waitFor(async () => {
-      const d = await env.em().findOne(EventDelivery, { event: eventId }, { filters: false });
-      return d?.status === 'succeeded';
-    }, 30000, 'the delivery after restart');
+    await waitFor(
+      async () => {
+        const d = await env.em().findOne(EventDelivery, { event: eventId }, { filters: false });
+        return d?.status === 'succeeded';
+      },
+      30000,
+      'the delivery after restart',
+    );
     // Give a duplicate every chance to show up before counting.
     await new Promise((resolve) => setTimeout(resolve, 1500));
     assert.equal(await env.em().count(ProbeEffect, { eventId }, { filters: false }), 1);

@@ -36,7 +36,8 @@ export function outboxSchema(builder: AtriumBuilder, _refs: unknown, runtime: Mo
   builder.queryField('eventDeliveries', (t) =>
     t.connection({
       type: EventDeliveryRef,
-      description: 'Deliveries of domain events to handlers, newest first; filter by DEAD for the dead letters',
+      description:
+        'Deliveries of domain events to handlers, newest first; filter by DEAD for the dead letters',
       authScopes: { admin: true },
       args: { status: t.arg({ type: Status, required: false }) },
       resolve: (_root, args, ctx) =>
@@ -56,6 +57,10 @@ export function outboxSchema(builder: AtriumBuilder, _refs: unknown, runtime: Mo
         eventDelivery: await retryEventDelivery(ctx.em, runtime.jobs, input.id.id),
       }),
     },
-    { outputFields: (t) => ({ eventDelivery: t.field({ type: EventDeliveryRef, resolve: (p) => p.eventDelivery }) }) },
+    {
+      outputFields: (t) => ({
+        eventDelivery: t.field({ type: EventDeliveryRef, resolve: (p) => p.eventDelivery }),
+      }),
+    },
   );
 }

@@ -17,15 +17,20 @@ export async function listEventDeliveries(
   filter: { status?: DeliveryStatus | null },
   page: { limit: number; offset: number },
 ): Promise<EventDeliveryEntity[]> {
-  return em.find(
-    EventDelivery,
-    filter.status ? { status: filter.status } : {},
-    { orderBy: { createdAt: 'desc', id: 'asc' }, limit: page.limit, offset: page.offset, populate: ['event'] },
-  );
+  return em.find(EventDelivery, filter.status ? { status: filter.status } : {}, {
+    orderBy: { createdAt: 'desc', id: 'asc' },
+    limit: page.limit,
+    offset: page.offset,
+    populate: ['event'],
+  });
 }
 
 /** Sends a dead delivery back to its handler; the job is queued in the same transaction. */
-export async function retryEventDelivery(em: EntityManager, jobs: JobQueue, id: string): Promise<EventDeliveryEntity> {
+export async function retryEventDelivery(
+  em: EntityManager,
+  jobs: JobQueue,
+  id: string,
+): Promise<EventDeliveryEntity> {
   return em.transactional(async (tem) => {
     const delivery = await tem.findOne(EventDelivery, { id }, { lockMode: LockMode.PESSIMISTIC_WRITE });
     if (!delivery) throw new NotFoundError('Event delivery');

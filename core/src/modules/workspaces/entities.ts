@@ -5,7 +5,10 @@ export const Workspace = defineEntity({
   name: 'Workspace',
   tableName: 'workspace',
   properties: {
-    id: p.uuid().primary().onCreate(() => crypto.randomUUID()),
+    id: p
+      .uuid()
+      .primary()
+      .onCreate(() => crypto.randomUUID()),
     slug: p.string().length(63).unique(),
     name: p.string().length(200),
     createdAt: p.datetime().onCreate(() => new Date()),

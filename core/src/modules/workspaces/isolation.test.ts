@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createTestEnvironment, type TestEnvironment, waitFor } from '../../testing/index.ts';
 import { probeControl, probePlugin } from '../../testing/fixtures/probe-plugin.ts';
+import { createTestEnvironment, type TestEnvironment, waitFor } from '../../testing/index.ts';
 import { ApiKey } from '../api-keys/entities.ts';
 
 let env: TestEnvironment;
@@ -12,7 +12,9 @@ before(async () => {
   probeControl.failing = false;
   const created = await env.adminClient
     .withToken(env.token('admin', 'demo'))
-    .ok('mutation { createApiKey(input: { name: "demo key", role: VIEWER }) { ... on CreateApiKeyPayload { apiKey { id } } } }');
+    .ok(
+      'mutation { createApiKey(input: { name: "demo key", role: VIEWER }) { ... on CreateApiKeyPayload { apiKey { id } } } }',
+    );
   demoKeyId = created.createApiKey.apiKey.id;
 });
 after(() => env?.destroy());
@@ -35,7 +37,10 @@ test('nor can it fetch, revoke or see the workspace of demo by global id', async
   const node = await other().ok('query ($id: ID!) { node(id: $id) { id } }', { id: demoKeyId });
   assert.equal(node.node, null);
   const demoWorkspace = (await demo().ok('{ viewer { workspace { id } } }')).viewer.workspace.id;
-  assert.equal((await other().ok('query ($id: ID!) { node(id: $id) { id } }', { id: demoWorkspace })).node, null);
+  assert.equal(
+    (await other().ok('query ($id: ID!) { node(id: $id) { id } }', { id: demoWorkspace })).node,
+    null,
+  );
   const revoke = await other().ok(
     'mutation ($id: ID!) { revokeApiKey(input: { id: $id }) { __typename ... on Error { code message } } }',
     { id: demoKeyId },
@@ -46,10 +51,14 @@ test('nor can it fetch, revoke or see the workspace of demo by global id', async
 });
 
 test("event deliveries of demo's events are invisible to the other workspace", async () => {
-  await waitFor(async () => {
-    const d = await demo().ok('{ eventDeliveries { edges { node { eventType status } } } }');
-    return d.eventDeliveries.edges.some((e: { node: { status: string } }) => e.node.status === 'SUCCEEDED');
-  }, 15000, 'the probe delivery');
+  await waitFor(
+    async () => {
+      const d = await demo().ok('{ eventDeliveries { edges { node { eventType status } } } }');
+      return d.eventDeliveries.edges.some((e: { node: { status: string } }) => e.node.status === 'SUCCEEDED');
+    },
+    15000,
+    'the probe delivery',
+  );
   const seen = await other().ok('{ eventDeliveries { edges { node { id } } } }');
   assert.deepEqual(seen.eventDeliveries.edges, []);
 });
