@@ -174,7 +174,11 @@ await Promise.all(Array.from({ length: Math.min(concurrency, runs.length) }, wor
 const seconds = ((performance.now() - started) / 1000).toFixed(1);
 reporter.end({
   type: 'test:diagnostic',
-  data: { nesting: 0, level: 'info', message: `${files.length} test files in ${seconds}s` },
+  data: {
+    nesting: 0,
+    level: 'info',
+    message: `${files.length} test file${files.length === 1 ? '' : 's'} in ${seconds}s`,
+  },
 });
 await reporterDone;
 

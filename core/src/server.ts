@@ -22,6 +22,7 @@ import { runModuleJobs } from './kernel/module-jobs.ts';
 import type { AnyRuntime } from './kernel/plugin.ts';
 import { coreModules } from './modules/index.ts';
 import { OutboxDispatcher, type RegisteredSubscription } from './modules/outbox/dispatcher.ts';
+import { WorkspaceLookup } from './modules/workspaces/service.ts';
 
 export type ProcessRole = 'all' | 'api' | 'worker';
 
@@ -146,8 +147,17 @@ export async function createAtrium(options: AtriumOptions): Promise<Atrium> {
   });
   const graphqlLogger = logger.child({ component: 'graphql' });
   const graphiql = settings.NODE_ENV !== 'production';
+  const workspaces = new WorkspaceLookup();
   const yoga = (schema: typeof schemas.admin, endpoint: string) =>
-    createGraphQLHandler({ schema, endpoint, orm, authenticator, logger: graphqlLogger, graphiql });
+    createGraphQLHandler({
+      schema,
+      endpoint,
+      orm,
+      authenticator,
+      workspaces,
+      logger: graphqlLogger,
+      graphiql,
+    });
 
   const healthChecks = new Map<string, HealthCheck>([
     ['database', async () => void (await orm.em.fork().getConnection().execute('select 1'))],

@@ -7,7 +7,7 @@ import { WORKSPACE_FILTER } from '../db/orm.ts';
 import type { RequestState } from '../http/request-id.ts';
 import { AtriumError, UnauthenticatedError } from '../kernel/errors.ts';
 import type { Logger } from '../kernel/logger.ts';
-import { Workspace } from '../modules/workspaces/entities.ts';
+import type { WorkspaceLookup } from '../modules/workspaces/service.ts';
 import type { GraphQLContext } from './context.ts';
 
 export interface YogaOptions {
@@ -15,6 +15,7 @@ export interface YogaOptions {
   endpoint: string;
   orm: MikroORM;
   authenticator: Authenticator;
+  workspaces: WorkspaceLookup;
   logger: Logger;
   graphiql: boolean;
 }
@@ -67,7 +68,7 @@ async function createContext(koa: KoaContext, options: YogaOptions): Promise<Gra
       em.setFilterParams(WORKSPACE_FILTER, { id: '00000000-0000-0000-0000-000000000000' });
       return { requestId: koa.state.requestId, principal: null, workspace: null, em, logger };
     }
-    const workspace = await em.findOne(Workspace, { slug: principal.workspaceSlug });
+    const workspace = await options.workspaces.bySlug(em, principal.workspaceSlug);
     if (!workspace) {
       throw new UnauthenticatedError(
         `the workspace "${principal.workspaceSlug}" named by the credential does not exist`,

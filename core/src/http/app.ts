@@ -11,7 +11,10 @@ import { type RequestState, requestIdAndLogging } from './request-id.ts';
 export interface HttpAppOptions {
   logger: Logger;
   metrics: { registry: Registry; middleware: Koa.Middleware };
-  graphql: { path: string; yoga: YogaServerInstance<{ koa: Koa.ParameterizedContext<RequestState> }, GraphQLContext> }[];
+  graphql: {
+    path: string;
+    yoga: YogaServerInstance<{ koa: Koa.ParameterizedContext<RequestState> }, GraphQLContext>;
+  }[];
   healthChecks: Map<string, HealthCheck>;
   isShuttingDown: () => boolean;
   /** Plugin routers, mounted at /plugins/<name>. */
@@ -36,8 +39,11 @@ export function createHttpApp(options: HttpAppOptions): Koa<RequestState> {
       const response: Response = await yoga.handleNodeRequestAndResponse(ctx.req, ctx.res, { koa: ctx });
       ctx.status = response.status;
       for (const [key, value] of response.headers) ctx.set(key, value);
-      // Streamed, so that server-sent events (subscriptions) flow as they are produced.
-      ctx.body = response.body ? Readable.from(response.body as unknown as AsyncIterable<Uint8Array>) : null;
+      if (!response.body) ctx.body = null;
+      // Event streams (subscriptions) flow as produced; a plain answer is sent in one write.
+      else if (response.headers.get('content-type')?.startsWith('text/event-stream')) {
+        ctx.body = Readable.from(response.body as unknown as AsyncIterable<Uint8Array>);
+      } else ctx.body = Buffer.from(await response.arrayBuffer());
     });
   }
   for (const { name, router: pluginRouter } of options.pluginRouters) {

@@ -7,7 +7,10 @@ export const WebhookEndpoint = defineEntity({
   name: 'WebhookEndpoint',
   tableName: 'webhook_endpoint',
   properties: {
-    id: p.uuid().primary().onCreate(() => crypto.randomUUID()),
+    id: p
+      .uuid()
+      .primary()
+      .onCreate(() => crypto.randomUUID()),
     workspace: () => p.manyToOne(Workspace).mapToPk().index(),
     url: p.string().length(2048),
     description: p.string().length(500).nullable(),
@@ -37,7 +40,10 @@ export const WebhookDelivery = defineEntity({
   name: 'WebhookDelivery',
   tableName: 'webhook_delivery',
   properties: {
-    id: p.uuid().primary().onCreate(() => crypto.randomUUID()),
+    id: p
+      .uuid()
+      .primary()
+      .onCreate(() => crypto.randomUUID()),
     workspace: () => p.manyToOne(Workspace).mapToPk(),
     // The log goes with its endpoint: deleting an endpoint deletes its deliveries.
     endpoint: () => p.manyToOne(WebhookEndpoint).deleteRule('cascade'),

@@ -2,7 +2,13 @@ import type { JobContext, JobDefinition } from '@atrium/core';
 import type { WebhooksConfig } from './config.ts';
 import { assertPublicHost } from './egress.ts';
 import { WebhookDelivery } from './entities.ts';
-import { type AttemptOutcome, type DeliverJob, markDeliveryFailed, recordAttempt, signingSecrets } from './service.ts';
+import {
+  type AttemptOutcome,
+  type DeliverJob,
+  markDeliveryFailed,
+  recordAttempt,
+  signingSecrets,
+} from './service.ts';
 import { webhookHeaders } from './signing.ts';
 
 /** Thrown after a failed attempt is recorded, so that pg-boss schedules the next one. */
@@ -17,7 +23,7 @@ export class WebhookAttemptError extends Error {
 export async function deliverWebhook(data: DeliverJob, ctx: JobContext<WebhooksConfig>): Promise<void> {
   const { em, config } = ctx;
   const delivery = await em.findOne(WebhookDelivery, { id: data.deliveryId }, { populate: ['endpoint'] });
-  if (!delivery || delivery.status !== 'pending') return;
+  if (delivery?.status !== 'pending') return;
   const endpoint = delivery.endpoint;
   if (!endpoint.enabled) {
     await markDeliveryFailed(em, delivery.id, 'the endpoint was disabled before this delivery was sent');
@@ -40,10 +46,20 @@ export async function deliverWebhook(data: DeliverJob, ctx: JobContext<WebhooksC
   await recordAttempt(em, delivery, outcome);
   if (!outcome.ok) {
     ctx.logger.warn(
-      { deliveryId: delivery.id, endpointId: endpoint.id, attempt: ctx.attempt, statusCode: outcome.statusCode, error: outcome.error },
-      lastAttempt ? 'webhook delivery failed for the last time' : 'webhook delivery failed; it will be retried',
+      {
+        deliveryId: delivery.id,
+        endpointId: endpoint.id,
+        attempt: ctx.attempt,
+        statusCode: outcome.statusCode,
+        error: outcome.error,
+      },
+      lastAttempt
+        ? 'webhook delivery failed for the last time'
+        : 'webhook delivery failed; it will be retried',
     );
-    throw new WebhookAttemptError(`webhook delivery ${delivery.id} attempt ${ctx.attempt} failed: ${outcome.error}`);
+    throw new WebhookAttemptError(
+      `webhook delivery ${delivery.id} attempt ${ctx.attempt} failed: ${outcome.error}`,
+    );
   }
 }
 
@@ -66,7 +82,11 @@ async function post(
     const ok = response.status >= 200 && response.status < 300;
     const excerpt = ok ? '' : await responseExcerpt(response);
     await response.body?.cancel().catch(() => {});
-    return { ok, statusCode: response.status, error: ok ? null : `HTTP ${response.status}${excerpt ? `: ${excerpt}` : ''}` };
+    return {
+      ok,
+      statusCode: response.status,
+      error: ok ? null : `HTTP ${response.status}${excerpt ? `: ${excerpt}` : ''}`,
+    };
   } catch (error) {
     return { ok: false, statusCode: null, error: describe(error, config.timeoutMs) };
   }
@@ -83,7 +103,8 @@ async function responseExcerpt(response: Response): Promise<string> {
 
 function describe(error: unknown, timeoutMs: number): string {
   if (error instanceof Error && error.name === 'TimeoutError') return `no answer within ${timeoutMs} ms`;
-  if (error instanceof Error && error.name === 'AbortError') return 'the attempt was interrupted (worker stopping)';
+  if (error instanceof Error && error.name === 'AbortError')
+    return 'the attempt was interrupted (worker stopping)';
   if (error instanceof Error) {
     const cause = error.cause instanceof Error ? `: ${error.cause.message}` : '';
     return `${error.message}${cause}`;

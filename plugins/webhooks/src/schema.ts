@@ -1,12 +1,18 @@
-import { type AtriumBuilder, type CoreRefs, type ModuleRuntime, NotFoundError, ValidationError } from '@atrium/core';
+import {
+  type AtriumBuilder,
+  type CoreRefs,
+  type ModuleRuntime,
+  NotFoundError,
+  ValidationError,
+} from '@atrium/core';
 import { resolveOffsetConnection } from '@pothos/plugin-relay';
 import type { WebhooksConfig } from './config.ts';
 import {
   WebhookDelivery,
   type WebhookDeliveryEntity,
-  webhookDeliveryStatuses,
   WebhookEndpoint,
   type WebhookEndpointEntity,
+  webhookDeliveryStatuses,
 } from './entities.ts';
 import {
   createWebhookEndpoint,
@@ -21,7 +27,11 @@ import {
 const DEFAULT_OVERLAP_SECONDS = 86_400;
 
 /** Admins manage endpoints, read the delivery log and send failed deliveries again. */
-export function webhooksSchema(builder: AtriumBuilder, _refs: CoreRefs, runtime: ModuleRuntime<WebhooksConfig>): void {
+export function webhooksSchema(
+  builder: AtriumBuilder,
+  _refs: CoreRefs,
+  runtime: ModuleRuntime<WebhooksConfig>,
+): void {
   const rules = { allowPrivateNetworks: runtime.config.allowPrivateNetworks };
 
   const Status = builder.enumType('WebhookDeliveryStatus', {
@@ -67,7 +77,11 @@ export function webhooksSchema(builder: AtriumBuilder, _refs: CoreRefs, runtime:
       endpoint: t.field({ type: EndpointRef, resolve: (d) => d.endpoint }),
       eventId: t.exposeString('eventId'),
       eventType: t.exposeString('eventType'),
-      payload: t.field({ type: 'JSON', description: 'The CloudEvent sent as the body', resolve: (d) => d.payload }),
+      payload: t.field({
+        type: 'JSON',
+        description: 'The CloudEvent sent as the body',
+        resolve: (d) => d.payload,
+      }),
       status: t.field({ type: Status, resolve: (d) => d.status }),
       attempts: t.exposeInt('attempts'),
       lastStatusCode: t.exposeInt('lastStatusCode', { nullable: true }),
@@ -88,7 +102,9 @@ export function webhooksSchema(builder: AtriumBuilder, _refs: CoreRefs, runtime:
       description: "The workspace's webhook endpoints, newest first",
       authScopes: { admin: true },
       resolve: (_root, args, ctx) =>
-        resolveOffsetConnection({ args, defaultSize: 20, maxSize: 100 }, (page) => listWebhookEndpoints(ctx.em, page)),
+        resolveOffsetConnection({ args, defaultSize: 20, maxSize: 100 }, (page) =>
+          listWebhookEndpoints(ctx.em, page),
+        ),
     }),
   );
 
@@ -114,19 +130,26 @@ export function webhooksSchema(builder: AtriumBuilder, _refs: CoreRefs, runtime:
       inputFields: (t) => ({
         url: t.string({ required: true, description: 'http or https' }),
         description: t.string(),
-        eventTypes: t.stringList({ required: true, description: 'e.g. ["api-key.created"], ["api-key.*"] or ["*"]' }),
+        eventTypes: t.stringList({
+          required: true,
+          description: 'e.g. ["api-key.created"], ["api-key.*"] or ["*"]',
+        }),
         enabled: t.boolean({ description: 'Default true' }),
       }),
     },
     {
       authScopes: { admin: true },
       errors: { types: [ValidationError] },
-      resolve: (_root, { input }, ctx) => createWebhookEndpoint(ctx.em, workspaceOf(ctx.workspace), input, rules),
+      resolve: (_root, { input }, ctx) =>
+        createWebhookEndpoint(ctx.em, workspaceOf(ctx.workspace), input, rules),
     },
     {
       outputFields: (t) => ({
         webhookEndpoint: t.field({ type: EndpointRef, resolve: (p) => p.endpoint }),
-        secret: t.string({ description: 'The signing secret, shown only in this answer: store it now', resolve: (p) => p.secret }),
+        secret: t.string({
+          description: 'The signing secret, shown only in this answer: store it now',
+          resolve: (p) => p.secret,
+        }),
       }),
     },
   );
@@ -149,7 +172,11 @@ export function webhooksSchema(builder: AtriumBuilder, _refs: CoreRefs, runtime:
         webhookEndpoint: await updateWebhookEndpoint(ctx.em, id.id, patch, rules),
       }),
     },
-    { outputFields: (t) => ({ webhookEndpoint: t.field({ type: EndpointRef, resolve: (p) => p.webhookEndpoint }) }) },
+    {
+      outputFields: (t) => ({
+        webhookEndpoint: t.field({ type: EndpointRef, resolve: (p) => p.webhookEndpoint }),
+      }),
+    },
   );
 
   builder.relayMutationField(
@@ -158,11 +185,15 @@ export function webhooksSchema(builder: AtriumBuilder, _refs: CoreRefs, runtime:
     {
       authScopes: { admin: true },
       errors: { types: [NotFoundError] },
-      resolve: async (_root, { input }, ctx) => ({ deletedId: await deleteWebhookEndpoint(ctx.em, input.id.id) }),
+      resolve: async (_root, { input }, ctx) => ({
+        deletedId: await deleteWebhookEndpoint(ctx.em, input.id.id),
+      }),
     },
     {
       outputFields: (t) => ({
-        deletedWebhookEndpointId: t.globalID({ resolve: (p) => ({ type: 'WebhookEndpoint', id: p.deletedId }) }),
+        deletedWebhookEndpointId: t.globalID({
+          resolve: (p) => ({ type: 'WebhookEndpoint', id: p.deletedId }),
+        }),
       }),
     },
   );
@@ -186,7 +217,10 @@ export function webhooksSchema(builder: AtriumBuilder, _refs: CoreRefs, runtime:
     {
       outputFields: (t) => ({
         webhookEndpoint: t.field({ type: EndpointRef, resolve: (p) => p.endpoint }),
-        secret: t.string({ description: 'The new signing secret, shown only in this answer', resolve: (p) => p.secret }),
+        secret: t.string({
+          description: 'The new signing secret, shown only in this answer',
+          resolve: (p) => p.secret,
+        }),
       }),
     },
   );
@@ -201,7 +235,11 @@ export function webhooksSchema(builder: AtriumBuilder, _refs: CoreRefs, runtime:
         webhookDelivery: await redeliverWebhook(ctx.em, runtime.jobs, input.deliveryId.id),
       }),
     },
-    { outputFields: (t) => ({ webhookDelivery: t.field({ type: DeliveryRef, resolve: (p) => p.webhookDelivery }) }) },
+    {
+      outputFields: (t) => ({
+        webhookDelivery: t.field({ type: DeliveryRef, resolve: (p) => p.webhookDelivery }),
+      }),
+    },
   );
 }
 

@@ -31,6 +31,14 @@ export interface EndpointInput {
   enabled?: boolean | null;
 }
 
+/** Omitted (or null) fields stay as they are, except `description`, which null clears. */
+export interface EndpointPatch {
+  url?: string | null;
+  description?: string | null;
+  eventTypes?: string[] | null;
+  enabled?: boolean | null;
+}
+
 export interface EndpointWithSecret {
   endpoint: WebhookEndpointEntity;
   /** Shown once, in the answer that created it. */
@@ -51,7 +59,8 @@ function checkUrl(raw: string, rules: EndpointRules): string {
     throw new ValidationError(`url must use http or https, not ${url.protocol.slice(0, -1)}`, 'url');
   }
   // fetch refuses URLs with credentials; receivers authenticate requests by the signature.
-  if (url.username || url.password) throw new ValidationError('url must not contain a user name or password', 'url');
+  if (url.username || url.password)
+    throw new ValidationError('url must not contain a user name or password', 'url');
   if (url.href.length > 2048) throw new ValidationError('url must be at most 2048 characters', 'url');
   if (!rules.allowPrivateNetworks && isObviouslyPrivate(url)) {
     throw new ValidationError('url points to a private network, which this deployment does not allow', 'url');
@@ -61,18 +70,24 @@ function checkUrl(raw: string, rules: EndpointRules): string {
 
 function checkEventTypes(types: string[]): string[] {
   const unique = [...new Set(types.map((t) => t.trim()))];
-  if (unique.length === 0) throw new ValidationError('eventTypes must name at least one event type, or "*"', 'eventTypes');
-  if (unique.length > MAX_EVENT_TYPES) throw new ValidationError(`eventTypes may list at most ${MAX_EVENT_TYPES}`, 'eventTypes');
+  if (unique.length === 0)
+    throw new ValidationError('eventTypes must name at least one event type, or "*"', 'eventTypes');
+  if (unique.length > MAX_EVENT_TYPES)
+    throw new ValidationError(`eventTypes may list at most ${MAX_EVENT_TYPES}`, 'eventTypes');
   const bad = unique.find((t) => t.length > 200 || !EVENT_TYPE.test(t));
   if (bad !== undefined) {
-    throw new ValidationError(`eventTypes: "${bad}" is not an event type like "api-key.created", "api-key.*" or "*"`, 'eventTypes');
+    throw new ValidationError(
+      `eventTypes: "${bad}" is not an event type like "api-key.created", "api-key.*" or "*"`,
+      'eventTypes',
+    );
   }
   return unique.includes('*') ? ['*'] : unique;
 }
 
 function checkDescription(description: string | null | undefined): string | null {
   const text = description?.trim() ?? '';
-  if (text.length > 500) throw new ValidationError('description must be at most 500 characters', 'description');
+  if (text.length > 500)
+    throw new ValidationError('description must be at most 500 characters', 'description');
   return text || null;
 }
 
@@ -109,13 +124,14 @@ async function findEndpoint(em: EntityManager, id: string): Promise<WebhookEndpo
 export async function updateWebhookEndpoint(
   em: EntityManager,
   id: string,
-  patch: Partial<EndpointInput>,
+  patch: EndpointPatch,
   rules: EndpointRules,
 ): Promise<WebhookEndpointEntity> {
   const endpoint = await findEndpoint(em, id);
   const url = patch.url == null ? endpoint.url : checkUrl(patch.url, rules);
   const eventTypes = patch.eventTypes == null ? endpoint.eventTypes : checkEventTypes(patch.eventTypes);
-  const description = patch.description === undefined ? endpoint.description : checkDescription(patch.description);
+  const description =
+    patch.description === undefined ? endpoint.description : checkDescription(patch.description);
   em.assign(endpoint, { url, eventTypes, description, enabled: patch.enabled ?? endpoint.enabled });
   await em.flush();
   return endpoint;
@@ -132,7 +148,11 @@ export async function deleteWebhookEndpoint(em: EntityManager, id: string): Prom
  * A new secret, returned once. For `overlapSeconds` deliveries are signed with the old
  * secret too, so receivers can switch without dropping a request; 0 revokes it at once.
  */
-export async function rotateWebhookSecret(em: EntityManager, id: string, overlapSeconds: number): Promise<EndpointWithSecret> {
+export async function rotateWebhookSecret(
+  em: EntityManager,
+  id: string,
+  overlapSeconds: number,
+): Promise<EndpointWithSecret> {
   if (!Number.isInteger(overlapSeconds) || overlapSeconds < 0 || overlapSeconds > 7 * 86400) {
     throw new ValidationError('overlapSeconds must be between 0 and 604800 (7 days)', 'overlapSeconds');
   }
@@ -182,7 +202,11 @@ export function listWebhookDeliveries(
  * Fans a domain event out to the workspace's enabled endpoints whose filter matches: one
  * delivery row and one queued attempt each, in the caller's transaction. No HTTP here.
  */
-export async function queueDeliveries(em: EntityManager, jobs: JobQueue, event: DomainEvent): Promise<WebhookDeliveryEntity[]> {
+export async function queueDeliveries(
+  em: EntityManager,
+  jobs: JobQueue,
+  event: DomainEvent,
+): Promise<WebhookDeliveryEntity[]> {
   const endpoints = await em.find(WebhookEndpoint, { workspace: event.workspaceId, enabled: true });
   const matching = endpoints.filter((e) => matchesEventType(e.eventTypes, event.type));
   if (matching.length === 0) return [];
@@ -202,12 +226,24 @@ export async function queueDeliveries(em: EntityManager, jobs: JobQueue, event: 
   return deliveries;
 }
 
-function sendAttempt(jobs: JobQueue, em: EntityManager, delivery: WebhookDeliveryEntity): Promise<string | null> {
-  return jobs.send(DELIVER_QUEUE, { deliveryId: delivery.id, workspaceId: delivery.workspace } satisfies DeliverJob, { em });
+function sendAttempt(
+  jobs: JobQueue,
+  em: EntityManager,
+  delivery: WebhookDeliveryEntity,
+): Promise<string | null> {
+  return jobs.send(
+    DELIVER_QUEUE,
+    { deliveryId: delivery.id, workspaceId: delivery.workspace } satisfies DeliverJob,
+    { em },
+  );
 }
 
 /** Sends a failed delivery again with a fresh set of attempts; the job is queued in the same transaction. */
-export async function redeliverWebhook(em: EntityManager, jobs: JobQueue, id: string): Promise<WebhookDeliveryEntity> {
+export async function redeliverWebhook(
+  em: EntityManager,
+  jobs: JobQueue,
+  id: string,
+): Promise<WebhookDeliveryEntity> {
   return em.transactional(async (tem) => {
     const delivery = await tem.findOne(
       WebhookDelivery,
@@ -216,7 +252,10 @@ export async function redeliverWebhook(em: EntityManager, jobs: JobQueue, id: st
     );
     if (!delivery) throw new NotFoundError('Webhook delivery');
     if (delivery.status !== 'failed') {
-      throw new ValidationError(`only failed deliveries can be redelivered; this one is ${delivery.status}`, 'deliveryId');
+      throw new ValidationError(
+        `only failed deliveries can be redelivered; this one is ${delivery.status}`,
+        'deliveryId',
+      );
     }
     if (!delivery.endpoint.enabled) {
       throw new ValidationError('the endpoint is disabled: enable it before redelivering', 'deliveryId');
@@ -237,7 +276,11 @@ export interface AttemptOutcome {
   nextAttemptAt: Date | null;
 }
 
-export async function recordAttempt(em: EntityManager, delivery: WebhookDeliveryEntity, outcome: AttemptOutcome): Promise<void> {
+export async function recordAttempt(
+  em: EntityManager,
+  delivery: WebhookDeliveryEntity,
+  outcome: AttemptOutcome,
+): Promise<void> {
   delivery.attempts += 1;
   delivery.lastStatusCode = outcome.statusCode;
   delivery.lastError = outcome.error?.slice(0, 500) ?? null;
@@ -252,9 +295,13 @@ export async function recordAttempt(em: EntityManager, delivery: WebhookDelivery
 }
 
 /** Retries ran out (or the endpoint is gone or disabled): the delivery is dead until someone redelivers it. */
-export async function markDeliveryFailed(em: EntityManager, deliveryId: string, reason?: string): Promise<void> {
+export async function markDeliveryFailed(
+  em: EntityManager,
+  deliveryId: string,
+  reason?: string,
+): Promise<void> {
   const delivery = await em.findOne(WebhookDelivery, { id: deliveryId });
-  if (!delivery || delivery.status !== 'pending') return;
+  if (delivery?.status !== 'pending') return;
   delivery.status = 'failed';
   delivery.nextAttemptAt = null;
   if (reason) delivery.lastError = reason;

@@ -8,11 +8,19 @@ export function generateWebhookSecret(): string {
 }
 
 function keyOf(secret: string): Buffer {
-  return Buffer.from(secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret, 'base64');
+  return Buffer.from(
+    secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret,
+    'base64',
+  );
 }
 
 /** `v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">`, as Standard Webhooks defines it. */
-export function signWebhook(secret: string, id: string, timestamp: number, body: string | Uint8Array): string {
+export function signWebhook(
+  secret: string,
+  id: string,
+  timestamp: number,
+  body: string | Uint8Array,
+): string {
   const hmac = createHmac('sha256', keyOf(secret)).update(`${id}.${timestamp}.`).update(body);
   return `v1,${hmac.digest('base64')}`;
 }

@@ -22,3 +22,34 @@ export async function ensureWorkspace(
 export function findWorkspaceBySlug(em: EntityManager, slug: string): Promise<WorkspaceEntity | null> {
   return em.findOne(Workspace, { slug });
 }
+
+interface CachedWorkspace {
+  workspace: WorkspaceEntity;
+  expiresAt: number;
+}
+
+/**
+ * Resolves the workspace a credential names on every request. Workspaces change rarely,
+ * so answers are kept for a few seconds: a renamed or deleted workspace is seen within `ttlMs`.
+ */
+export class WorkspaceLookup {
+  readonly #ttlMs: number;
+  readonly #maxEntries: number;
+  readonly #cache = new Map<string, CachedWorkspace>();
+
+  constructor(ttlMs = 10_000, maxEntries = 10_000) {
+    this.#ttlMs = ttlMs;
+    this.#maxEntries = maxEntries;
+  }
+
+  async bySlug(em: EntityManager, slug: string): Promise<WorkspaceEntity | null> {
+    const cached = this.#cache.get(slug);
+    if (cached && cached.expiresAt > Date.now()) return em.merge(Workspace, cached.workspace);
+    const workspace = await findWorkspaceBySlug(em, slug);
+    if (workspace) {
+      if (this.#cache.size >= this.#maxEntries) this.#cache.clear();
+      this.#cache.set(slug, { workspace, expiresAt: Date.now() + this.#ttlMs });
+    }
+    return workspace;
+  }
+}
