@@ -19,7 +19,7 @@ const flakyService = definePlugin(() => ({
 let env: TestEnvironment;
 before(async () => {
   env = await createTestEnvironment({
-    plugins: [flakyService(undefined), probePlugin({})],
+    plugins: [flakyService(), probePlugin({})],
     settings: { GRAPHQL_MAX_DEPTH: '3', GRAPHQL_MAX_BREADTH: '30' },
   });
 });

@@ -60,9 +60,14 @@ export class Jobs implements JobQueue {
     return this.boss.send(name, data, { ...jobOptions, ...(em ? { db: transactionDb(em) } : {}) });
   }
 
-  async work<T extends object>(name: string, handler: (job: Job<T>) => Promise<void>): Promise<void> {
+  async work<T extends object>(
+    name: string,
+    handler: (job: Job<T>) => Promise<void>,
+    options: { concurrency?: number } = {},
+  ): Promise<void> {
     this.#working = true;
-    await this.boss.work<T>(name, { batchSize: 1, pollingIntervalSeconds: 0.5 }, async ([job]) => {
+    const work = { batchSize: 1, pollingIntervalSeconds: 0.5, localConcurrency: options.concurrency ?? 1 };
+    await this.boss.work<T>(name, work, async ([job]) => {
       if (job) await handler(job);
     });
   }

@@ -7,8 +7,7 @@ import { PluginError } from './errors.ts';
 import { loadModules } from './module-host.ts';
 import { definePlugin } from './plugin.ts';
 
-const plain = (name: string, compatibility = '^1.0.0') =>
-  definePlugin(() => ({ name, compatibility }))(undefined);
+const plain = (name: string, compatibility = '^1.0.0') => definePlugin(() => ({ name, compatibility }))();
 
 function refuses(plugins: Parameters<typeof loadModules>[1], message: RegExp) {
   assert.throws(

@@ -1,12 +1,14 @@
 import semver from 'semver';
 import { PluginError } from './errors.ts';
-import type { AnyModule, AtriumPlugin } from './plugin.ts';
+import type { AnyModule, AtriumPlugin, JobDefinition } from './plugin.ts';
 import { CORE_VERSION } from './version.ts';
 
 /** A module with its validated config, ready for the host to wire. */
 export interface LoadedModule {
   definition: AnyModule;
   config: unknown;
+  /** The module's job definitions, resolved against its validated config. */
+  jobs: Record<string, JobDefinition<unknown>>;
   /** True for plugins from atrium.config.ts, false for core modules. */
   isPlugin: boolean;
 }
@@ -18,11 +20,7 @@ const NAME = /^[a-z][a-z0-9-]{1,62}$/;
  * that satisfy its config schema, no clash with another module. The first problem stops boot.
  */
 export function loadModules(coreModules: AnyModule[], plugins: AtriumPlugin[]): LoadedModule[] {
-  const loaded: LoadedModule[] = coreModules.map((definition) => ({
-    definition,
-    config: undefined,
-    isPlugin: false,
-  }));
+  const loaded: LoadedModule[] = coreModules.map((definition) => withJobs(definition, undefined, false));
   const names = new Set(coreModules.map((m) => m.name));
   for (const plugin of plugins) {
     const def = plugin?.definition;
@@ -43,12 +41,17 @@ export function loadModules(coreModules: AnyModule[], plugins: AtriumPlugin[]): 
     if (!semver.satisfies(CORE_VERSION, range)) {
       throw new PluginError(def.name, `needs @atrium/core ${range} but this is ${CORE_VERSION}`);
     }
-    loaded.push({ definition: def, config: parsePluginConfig(def, plugin.options), isPlugin: true });
+    loaded.push(withJobs(def, parsePluginConfig(def, plugin.options), true));
   }
-  assertUnique(loaded, (m) => Object.keys(m.definition.jobs ?? {}), 'job queue');
+  assertUnique(loaded, (m) => Object.keys(m.jobs), 'job queue');
   assertUnique(loaded, (m) => (m.definition.migrations ?? []).map((x) => x.name), 'migration');
   assertUnique(loaded, (m) => (m.definition.entities ?? []).map((e) => e.meta.className), 'entity');
   return loaded;
+}
+
+function withJobs(definition: AnyModule, config: unknown, isPlugin: boolean): LoadedModule {
+  const jobs = typeof definition.jobs === 'function' ? definition.jobs(config) : (definition.jobs ?? {});
+  return { definition, config, jobs, isPlugin };
 }
 
 function parsePluginConfig(def: AnyModule, options: unknown): unknown {

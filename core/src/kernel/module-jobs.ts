@@ -17,7 +17,7 @@ export async function runModuleJobs(
 ): Promise<void> {
   for (const module of modules) {
     const runtime = runtimeOf(module);
-    for (const [name, definition] of Object.entries(module.definition.jobs ?? {})) {
+    for (const [name, definition] of Object.entries(module.jobs)) {
       const deadLetter = definition.onDeadLetter ? `${name}.dead` : undefined;
       if (deadLetter) await jobs.createQueue(deadLetter, { retryLimit: 0 });
       await jobs.createQueue(name, {
@@ -25,6 +25,7 @@ export async function runModuleJobs(
         retryDelay: definition.retryDelaySeconds ?? 5,
         retryBackoff: definition.retryBackoff ?? true,
         expireInSeconds: definition.expireInSeconds ?? 300,
+        ...(definition.retryDelayMaxSeconds ? { retryDelayMax: definition.retryDelayMaxSeconds } : {}),
         ...(deadLetter ? { deadLetter } : {}),
       });
       if (!work) continue;
@@ -34,7 +35,9 @@ export async function runModuleJobs(
         if (typeof workspaceId === 'string') em.setFilterParams(WORKSPACE_FILTER, { id: workspaceId });
         return { ...runtime, em, jobId: job.id, attempt: job.retryCount + 1, signal: job.signal };
       };
-      await jobs.work<Record<string, unknown>>(name, (job) => definition.handle(job.data, contextOf(job)));
+      await jobs.work<Record<string, unknown>>(name, (job) => definition.handle(job.data, contextOf(job)), {
+        concurrency: definition.concurrency ?? 1,
+      });
       const onDeadLetter = definition.onDeadLetter;
       if (deadLetter && onDeadLetter) {
         await jobs.work<Record<string, unknown>>(deadLetter, (job) => onDeadLetter(job.data, contextOf(job)));

@@ -52,6 +52,10 @@ export interface JobDefinition<Config = unknown, Data = AnyConfig> {
   retryDelaySeconds?: number;
   retryBackoff?: boolean;
   expireInSeconds?: number;
+  /** Longest wait between two retries, in seconds, when backing off. */
+  retryDelayMaxSeconds?: number;
+  /** How many jobs of this queue one worker process runs at once (default 1). */
+  concurrency?: number;
   /** Runs once when the retries ran out: record the failure where people can see it. */
   onDeadLetter?: (data: Data, ctx: JobContext<Config>) => Promise<void>;
 }
@@ -70,8 +74,11 @@ export interface ModuleDefinition<Config = unknown> {
   migrations?: MigrationDefinition[];
   schema?: (builder: AtriumBuilder, refs: CoreRefs, runtime: ModuleRuntime<Config>) => void;
   events?: EventSubscription<Config>[];
-  /** Queue name → definition. Queue names are global: prefix them with the plugin name. */
-  jobs?: Record<string, JobDefinition<Config>>;
+  /**
+   * Queue name → definition. Queue names are global: prefix them with the plugin name.
+   * A function receives the validated config, for retry policies that depend on options.
+   */
+  jobs?: Record<string, JobDefinition<Config>> | ((config: Config) => Record<string, JobDefinition<Config>>);
   /** Mounted at /plugins/<name>. */
   routes?: (router: Router, runtime: ModuleRuntime<Config>) => void;
   /** Named checks that /readyz runs; throw to report the service as not ready. */
@@ -98,10 +105,10 @@ export interface AtriumPlugin<Config = AnyConfig> {
  * Declares a plugin as a typed factory of its options (Payload's habit): the options are
  * captured here and validated against `config` when the host boots.
  */
-export function definePlugin<Options, Config = Options>(
-  factory: (options: Options) => ModuleDefinition<Config> & { compatibility: string },
-): (options: Options) => AtriumPlugin<Config> {
-  return (options: Options) => ({ definition: factory(options), options });
+export function definePlugin<Args extends [options?: unknown], Config>(
+  factory: (...args: Args) => ModuleDefinition<Config> & { compatibility: string },
+): (...args: Args) => AtriumPlugin<Config> {
+  return (...args: Args) => ({ definition: factory(...args), options: args[0] });
 }
 
 /** Declares a core module: same shape as a plugin, always loaded, no options. */

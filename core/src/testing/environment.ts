@@ -57,11 +57,19 @@ export async function createTestEnvironment(options: TestEnvironmentOptions = {}
     SHUTDOWN_TIMEOUT_MS: '5000',
     ...options.settings,
   });
-  const atrium = await createAtrium({
-    config: { settings, plugins: options.plugins ?? [] },
-    role: options.role ?? 'all',
-    migrateOnStart: true,
-  });
+  let atrium: Atrium;
+  try {
+    atrium = await createAtrium({
+      config: { settings, plugins: options.plugins ?? [] },
+      role: options.role ?? 'all',
+      migrateOnStart: true,
+    });
+  } catch (error) {
+    // A boot that fails (e.g. a misconfigured plugin) must not leave its database behind.
+    await database.drop();
+    rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  }
   const url = await atrium.listen(0, '127.0.0.1');
   const secret = devTokenSecret(dataDir);
   const workspace = (slug: string) => ensureWorkspace(atrium.orm.em.fork(), slug, slug);

@@ -1,3 +1,4 @@
+export { printConfiguredSchema } from '../graphql/print.ts';
 export { createTestEnvironment, type TestEnvironment, type TestEnvironmentOptions } from './environment.ts';
 export { GraphQLClient, type GraphQLResponse } from './graphql-client.ts';
 export { createTestDatabase, testServerUrl } from './test-database.ts';

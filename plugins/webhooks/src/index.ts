@@ -13,19 +13,14 @@ export { WebhookDelivery, WebhookEndpoint } from './entities.ts';
 export { signWebhook, verifyWebhookSignature } from './signing.ts';
 
 /** Outbound webhooks: every domain event, as a signed CloudEvent, to the endpoints that subscribe to it. */
-export const webhooksPlugin = definePlugin((options: WebhooksOptions = {}) => {
-  // Queue retry settings are declared here, before the host validates options; invalid options
-  // fall back to the defaults only for this declaration: the host then stops boot with the error.
-  const parsed = webhooksConfig.safeParse(options ?? {});
-  const config: WebhooksConfig = parsed.success ? parsed.data : webhooksConfig.parse({});
-  return {
-    name: 'webhooks',
-    compatibility: '^1.0.0',
-    config: webhooksConfig,
-    entities: [WebhookEndpoint, WebhookDelivery],
-    migrations: webhooksMigrations,
-    schema: webhooksSchema,
-    events: [fanOutToEndpoints],
-    jobs: { [DELIVER_QUEUE]: deliverJob(config) },
-  };
-});
+export const webhooksPlugin = definePlugin((_options: WebhooksOptions = {}) => ({
+  name: 'webhooks',
+  compatibility: '^1.0.0',
+  config: webhooksConfig,
+  entities: [WebhookEndpoint, WebhookDelivery],
+  migrations: webhooksMigrations,
+  schema: webhooksSchema,
+  events: [fanOutToEndpoints],
+  // Retry policy follows the validated options.
+  jobs: (config: WebhooksConfig) => ({ [DELIVER_QUEUE]: deliverJob(config) }),
+}));

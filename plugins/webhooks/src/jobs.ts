@@ -123,6 +123,9 @@ export function deliverJob(config: WebhooksConfig): JobDefinition<WebhooksConfig
     retryLimit: config.maxAttempts - 1,
     retryDelaySeconds: config.retryDelaySeconds,
     retryBackoff: true,
+    retryDelayMaxSeconds: 3600,
+    // One slow endpoint must not hold up every other delivery of this worker.
+    concurrency: 8,
     // Room for the request's own timeout and the bookkeeping around it.
     expireInSeconds: Math.ceil(config.timeoutMs / 1000) + 60,
     onDeadLetter: (data, ctx) => markDeliveryFailed(ctx.em, data.deliveryId),
