@@ -2,7 +2,6 @@
 // with every migration of core and the configured plugins, and their entities.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
-import { coreMigrations } from '../src/db/migrations/index.ts';
 import { createOrm, migrate } from '../src/db/orm.ts';
 import { schemaDrift } from '../src/db/schema-drift.ts';
 import { loadConfig } from '../src/kernel/config.ts';
@@ -26,8 +25,7 @@ try {
   url.pathname = `/${name}`;
   const orm = await createOrm({
     databaseUrl: url.toString(),
-    entities: modules.flatMap((m) => m.definition.entities ?? []),
-    migrations: [...coreMigrations, ...modules.flatMap((m) => m.definition.migrations ?? [])],
+    modules,
     poolMax: 2,
     logger: createLogger('warn'),
   });

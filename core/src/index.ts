@@ -1,6 +1,7 @@
 // The public API of @atrium/core: what plugins and deployments may import.
 export type { Principal, TokenVerifier, VerifiedToken } from './auth/principal.ts';
 export { type Scope, scopeNames, scopesForRoles } from './auth/scopes.ts';
+export { createdAtColumn, idColumn, updatedAtColumn } from './db/columns.ts';
 export { WORKSPACE_FILTER } from './db/orm.ts';
 export { schemaDrift } from './db/schema-drift.ts';
 export type { AtriumBuilder } from './graphql/builder.ts';
@@ -37,5 +38,5 @@ export {
   type ModuleRuntime,
 } from './kernel/plugin.ts';
 export { CORE_VERSION } from './kernel/version.ts';
-export { Workspace, type WorkspaceEntity } from './modules/workspaces/entities.ts';
+export { belongsToWorkspace, Workspace, type WorkspaceEntity } from './modules/workspaces/entities.ts';
 export { type Atrium, type AtriumOptions, createAtrium, type ProcessRole } from './server.ts';

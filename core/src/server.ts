@@ -6,7 +6,6 @@ import { DevTokenVerifier, devTokenSecret } from './auth/dev-tokens.ts';
 import { KeycloakTokenVerifier } from './auth/keycloak-verifier.ts';
 import type { TokenVerifier } from './auth/principal.ts';
 import { type EmbeddedDatabase, startEmbeddedDatabase } from './db/embedded.ts';
-import { coreMigrations } from './db/migrations/index.ts';
 import { createOrm, migrate } from './db/orm.ts';
 import { buildSchemas } from './graphql/schema.ts';
 import { createGraphQLHandler } from './graphql/yoga.ts';
@@ -60,8 +59,7 @@ export async function createAtrium(options: AtriumOptions): Promise<Atrium> {
   const databaseUrl = settings.DATABASE_URL ?? (embedded as EmbeddedDatabase).url;
   const orm = await createOrm({
     databaseUrl,
-    entities: modules.flatMap((m) => m.definition.entities ?? []),
-    migrations: [...coreMigrations, ...modules.flatMap((m) => m.definition.migrations ?? [])],
+    modules,
     // PGlite has one session behind all socket connections: interleaved statements from two
     // connections clash ("unnamed prepared statement does not exist"), so embedded uses one.
     poolMax: embedded ? 1 : settings.DATABASE_POOL_MAX,

@@ -1,5 +1,4 @@
 import { startEmbeddedDatabase } from '../db/embedded.ts';
-import { coreMigrations } from '../db/migrations/index.ts';
 import { createOrm, migrate } from '../db/orm.ts';
 import { loadConfig } from '../kernel/config.ts';
 import { createLogger } from '../kernel/logger.ts';
@@ -16,8 +15,7 @@ export async function migrateCommand(): Promise<void> {
     : await startEmbeddedDatabase(settings.ATRIUM_DATA_DIR, logger);
   const orm = await createOrm({
     databaseUrl: settings.DATABASE_URL ?? (embedded?.url as string),
-    entities: modules.flatMap((m) => m.definition.entities ?? []),
-    migrations: [...coreMigrations, ...modules.flatMap((m) => m.definition.migrations ?? [])],
+    modules,
     poolMax: 2,
     logger,
   });

@@ -1,15 +1,17 @@
 import { Migrator } from '@mikro-orm/migrations';
 import { MikroORM } from '@mikro-orm/postgresql';
 import type { Logger } from '../kernel/logger.ts';
-import type { AnyEntitySchema, MigrationDefinition } from '../kernel/plugin.ts';
+import type { LoadedModule } from '../kernel/module-host.ts';
+import type { AnyEntitySchema } from '../kernel/plugin.ts';
+import { coreMigrations } from './migrations/index.ts';
 
 /** The filter that confines every workspace-scoped query to the caller's workspace. */
 export const WORKSPACE_FILTER = 'workspace';
 
 export interface OrmOptions {
   databaseUrl: string;
-  entities: AnyEntitySchema[];
-  migrations: MigrationDefinition[];
+  /** Their entities are mapped and their migrations (after the core's) applied, in list order. */
+  modules: LoadedModule[];
   poolMax: number;
   logger: Logger;
   /** A name shown in pg_stat_activity, to tell API and worker connections apart. */
@@ -22,10 +24,12 @@ export function workspaceScopedEntities(entities: AnyEntitySchema[]): AnyEntityS
 }
 
 export async function createOrm(options: OrmOptions): Promise<MikroORM> {
-  const scoped = workspaceScopedEntities(options.entities);
+  const entities = options.modules.flatMap((m) => m.definition.entities ?? []);
+  const migrations = [...coreMigrations, ...options.modules.flatMap((m) => m.definition.migrations ?? [])];
+  const scoped = workspaceScopedEntities(entities);
   return MikroORM.init({
     clientUrl: options.databaseUrl,
-    entities: options.entities,
+    entities,
     extensions: [Migrator],
     pool: { min: 0, max: options.poolMax },
     driverOptions: { application_name: options.applicationName ?? 'atrium' },
@@ -39,7 +43,7 @@ export async function createOrm(options: OrmOptions): Promise<MikroORM> {
       },
     },
     migrations: {
-      migrationsList: options.migrations,
+      migrationsList: migrations,
       tableName: 'atrium_migrations',
       transactional: true,
       allOrNothing: true,

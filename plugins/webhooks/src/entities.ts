@@ -1,4 +1,4 @@
-import { Workspace } from '@atrium/core';
+import { belongsToWorkspace, createdAtColumn, idColumn, updatedAtColumn } from '@atrium/core';
 import { defineEntity, p } from '@mikro-orm/postgresql';
 import type { CloudEvent } from './cloud-event.ts';
 
@@ -7,11 +7,8 @@ export const WebhookEndpoint = defineEntity({
   name: 'WebhookEndpoint',
   tableName: 'webhook_endpoint',
   properties: {
-    id: p
-      .uuid()
-      .primary()
-      .onCreate(() => crypto.randomUUID()),
-    workspace: () => p.manyToOne(Workspace).mapToPk().index(),
+    id: idColumn(),
+    workspace: () => belongsToWorkspace().index(),
     url: p.string().length(2048),
     description: p.string().length(500).nullable(),
     /** Exact types, `prefix.*`, or `['*']` for every event. */
@@ -22,11 +19,8 @@ export const WebhookEndpoint = defineEntity({
     /** After a rotation, deliveries carry a signature with this one too until it expires. */
     previousSecret: p.string().length(100).nullable().hidden(),
     previousSecretExpiresAt: p.datetime().nullable(),
-    createdAt: p.datetime().onCreate(() => new Date()),
-    updatedAt: p
-      .datetime()
-      .onCreate(() => new Date())
-      .onUpdate(() => new Date()),
+    createdAt: createdAtColumn(),
+    updatedAt: updatedAtColumn(),
   },
 });
 
@@ -40,11 +34,8 @@ export const WebhookDelivery = defineEntity({
   name: 'WebhookDelivery',
   tableName: 'webhook_delivery',
   properties: {
-    id: p
-      .uuid()
-      .primary()
-      .onCreate(() => crypto.randomUUID()),
-    workspace: () => p.manyToOne(Workspace).mapToPk(),
+    id: idColumn(),
+    workspace: belongsToWorkspace,
     // The log goes with its endpoint: deleting an endpoint deletes its deliveries.
     endpoint: () => p.manyToOne(WebhookEndpoint).deleteRule('cascade'),
     eventId: p.uuid(),
@@ -56,11 +47,8 @@ export const WebhookDelivery = defineEntity({
     lastError: p.string().length(500).nullable(),
     /** The earliest time of the next retry (pg-boss adds jitter); null when none is planned. */
     nextAttemptAt: p.datetime().nullable(),
-    createdAt: p.datetime().onCreate(() => new Date()),
-    updatedAt: p
-      .datetime()
-      .onCreate(() => new Date())
-      .onUpdate(() => new Date()),
+    createdAt: createdAtColumn(),
+    updatedAt: updatedAtColumn(),
     deliveredAt: p.datetime().nullable(),
   },
   uniques: [{ properties: ['endpoint', 'eventId'] }],

@@ -1,16 +1,14 @@
 import { defineEntity, p } from '@mikro-orm/postgresql';
-import { Workspace } from '../workspaces/entities.ts';
+import { createdAtColumn, idColumn, updatedAtColumn } from '../../db/columns.ts';
+import { belongsToWorkspace } from '../workspaces/entities.ts';
 
 /** A domain event written in the same transaction as the change that caused it. */
 export const OutboxEvent = defineEntity({
   name: 'OutboxEvent',
   tableName: 'outbox_event',
   properties: {
-    id: p
-      .uuid()
-      .primary()
-      .onCreate(() => crypto.randomUUID()),
-    workspace: () => p.manyToOne(Workspace).mapToPk(),
+    id: idColumn(),
+    workspace: belongsToWorkspace,
     type: p.string().length(200),
     subject: p.string().length(200).nullable(),
     payload: p.json<Record<string, unknown>>(),
@@ -28,21 +26,15 @@ export const EventDelivery = defineEntity({
   name: 'EventDelivery',
   tableName: 'event_delivery',
   properties: {
-    id: p
-      .uuid()
-      .primary()
-      .onCreate(() => crypto.randomUUID()),
-    workspace: () => p.manyToOne(Workspace).mapToPk(),
+    id: idColumn(),
+    workspace: belongsToWorkspace,
     event: () => p.manyToOne(OutboxEvent),
     handler: p.string().length(200),
     status: p.enum(deliveryStatuses).default('pending'),
     attempts: p.integer().default(0),
     lastError: p.text().nullable(),
-    createdAt: p.datetime().onCreate(() => new Date()),
-    updatedAt: p
-      .datetime()
-      .onCreate(() => new Date())
-      .onUpdate(() => new Date()),
+    createdAt: createdAtColumn(),
+    updatedAt: updatedAtColumn(),
     completedAt: p.datetime().nullable(),
   },
   uniques: [{ properties: ['event', 'handler'] }],

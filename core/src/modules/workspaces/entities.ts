@@ -1,18 +1,19 @@
 import { defineEntity, p } from '@mikro-orm/postgresql';
+import { createdAtColumn, idColumn } from '../../db/columns.ts';
 
 /** A tenant or brand. Every customer row belongs to exactly one workspace. */
 export const Workspace = defineEntity({
   name: 'Workspace',
   tableName: 'workspace',
   properties: {
-    id: p
-      .uuid()
-      .primary()
-      .onCreate(() => crypto.randomUUID()),
+    id: idColumn(),
     slug: p.string().length(63).unique(),
     name: p.string().length(200),
-    createdAt: p.datetime().onCreate(() => new Date()),
+    createdAt: createdAtColumn(),
   },
 });
 
 export type WorkspaceEntity = InstanceType<typeof Workspace.class>;
+
+/** The column that makes an entity workspace-scoped (and so confined by the workspace filter). */
+export const belongsToWorkspace = () => p.manyToOne(Workspace).mapToPk();
