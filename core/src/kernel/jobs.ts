@@ -1,7 +1,7 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import { CompiledQuery, type Transaction } from 'kysely';
 import type { Pool } from 'pg';
 import { type Db, type Job, PgBoss, type QueueOptions } from 'pg-boss';
+import { sql } from '../db/sql.ts';
 import type { Logger } from './logger.ts';
 
 export interface SendOptions {
@@ -79,18 +79,9 @@ export class Jobs implements JobQueue {
   }
 }
 
-/**
- * pg-boss speaks `$1` placeholders, which MikroORM's `execute` would rewrite, so its SQL
- * goes to the driver (kysely over pg) as is: on the transaction's connection when there is one.
- */
+/** pg-boss's SQL on the transaction's connection, so that the job exists iff the transaction commits. */
 function transactionDb(em: EntityManager): Db {
-  return {
-    executeSql: async (text: string, values?: unknown[]) => {
-      const executor = em.getTransactionContext<Transaction<unknown>>() ?? em.getConnection().getClient();
-      const result = await executor.executeQuery(CompiledQuery.raw(text, values ?? []));
-      return { rows: result.rows as unknown[] };
-    },
-  };
+  return { executeSql: async (text: string, values?: unknown[]) => ({ rows: await sql(em, text, values) }) };
 }
 
 /** pg-boss on MikroORM's own `pg` pool: raw results, since its maintenance SQL has several statements. */

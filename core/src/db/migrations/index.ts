@@ -1,7 +1,9 @@
 import type { MigrationDefinition } from '../../kernel/plugin.ts';
 import { CoreFoundation } from './core-0001-foundation.ts';
+import { CoreProfiles } from './core-0002-profiles.ts';
 
 /** The core's migrations, oldest first; plugins' follow in the order plugins are listed. */
 export const coreMigrations: MigrationDefinition[] = [
   { name: 'core-0001-foundation', class: CoreFoundation },
+  { name: 'core-0002-profiles', class: CoreProfiles },
 ];

@@ -1,0 +1,38 @@
+import { defineModule } from '../../kernel/plugin.ts';
+import {
+  ComputedTraitDefinition,
+  Consent,
+  ConsentChange,
+  ErasureRecord,
+  Event,
+  Identity,
+  IdentityRule,
+  Profile,
+  ProfileMerge,
+  RetentionPolicy,
+  Segment,
+  SegmentMembership,
+  TraitDefinition,
+  WriteKey,
+} from './entities.ts';
+
+/** The customer data platform: profiles, identities, events, consent, segments, GDPR. */
+export const profilesModule = defineModule({
+  name: 'profiles',
+  entities: [
+    Profile,
+    Identity,
+    IdentityRule,
+    Event,
+    Consent,
+    ConsentChange,
+    ProfileMerge,
+    WriteKey,
+    TraitDefinition,
+    ComputedTraitDefinition,
+    Segment,
+    SegmentMembership,
+    RetentionPolicy,
+    ErasureRecord,
+  ],
+});
