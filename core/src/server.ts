@@ -174,12 +174,13 @@ export async function createAtrium(options: AtriumOptions): Promise<Atrium> {
     }
   }
 
-  const pluginRouters = modules
+  // Plugins live under /plugins/<name>; core modules own public paths such as /v1/track.
+  const moduleRouters = modules
     .filter((m) => m.definition.routes)
     .map((m) => {
       const router = new Router();
       m.definition.routes?.(router, runtimeOf(m));
-      return { name: m.definition.name, router };
+      return { prefix: m.isPlugin ? `/plugins/${m.definition.name}` : '', router };
     });
 
   let shuttingDown = false;
@@ -192,7 +193,7 @@ export async function createAtrium(options: AtriumOptions): Promise<Atrium> {
     ],
     healthChecks,
     isShuttingDown: () => shuttingDown,
-    pluginRouters,
+    moduleRouters,
   });
 
   let server: Server | null = null;

@@ -6,6 +6,7 @@ import {
   UnauthenticatedError,
   ValidationError,
 } from '../kernel/errors.ts';
+import type { ProfileEntity } from '../modules/profiles/entities.ts';
 import type { WorkspaceEntity } from '../modules/workspaces/entities.ts';
 import { Workspace } from '../modules/workspaces/entities.ts';
 import type { AtriumBuilder } from './builder.ts';
@@ -100,7 +101,10 @@ export function addCoreTypes(builder: AtriumBuilder): CoreRefs {
     }),
   );
 
-  return { Workspace: WorkspaceRef, Viewer: ViewerRef, Error: ErrorRef };
+  // Declared here so that every module and plugin can extend it; the profiles module implements it.
+  const ProfileRef = builder.objectRef<ProfileEntity>('Profile');
+
+  return { Workspace: WorkspaceRef, Viewer: ViewerRef, Error: ErrorRef, Profile: ProfileRef };
 }
 
 function parseDate(value: unknown): Date {

@@ -1,6 +1,7 @@
 import type { InterfaceRef, ObjectRef } from '@pothos/core';
 import type { Principal } from '../auth/principal.ts';
 import type { AtriumError } from '../kernel/errors.ts';
+import type { ProfileEntity } from '../modules/profiles/entities.ts';
 import type { WorkspaceEntity } from '../modules/workspaces/entities.ts';
 import type { AtriumSchemaTypes } from './builder.ts';
 
@@ -16,4 +17,6 @@ export interface CoreRefs {
   Workspace: ObjectRef<Types, WorkspaceEntity>;
   Viewer: ObjectRef<Types, ViewerShape>;
   Error: InterfaceRef<Types, AtriumError>;
+  /** A customer profile; implemented by the profiles module, extended by plugins. */
+  Profile: ObjectRef<Types, ProfileEntity>;
 }

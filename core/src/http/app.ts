@@ -17,8 +17,8 @@ export interface HttpAppOptions {
   }[];
   healthChecks: Map<string, HealthCheck>;
   isShuttingDown: () => boolean;
-  /** Plugin routers, mounted at /plugins/<name>. */
-  pluginRouters: { name: string; router: Router }[];
+  /** Module routers and where they are mounted ('' for the root). */
+  moduleRouters: { prefix: string; router: Router }[];
 }
 
 export function createHttpApp(options: HttpAppOptions): Koa<RequestState> {
@@ -46,8 +46,9 @@ export function createHttpApp(options: HttpAppOptions): Koa<RequestState> {
       } else ctx.body = Buffer.from(await response.arrayBuffer());
     });
   }
-  for (const { name, router: pluginRouter } of options.pluginRouters) {
-    router.use(`/plugins/${name}`, pluginRouter.routes(), pluginRouter.allowedMethods());
+  for (const { prefix, router: moduleRouter } of options.moduleRouters) {
+    if (prefix) router.use(prefix, moduleRouter.routes(), moduleRouter.allowedMethods());
+    else router.use(moduleRouter.routes(), moduleRouter.allowedMethods());
   }
   app.use(router.routes());
   app.use(router.allowedMethods());

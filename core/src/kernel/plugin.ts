@@ -79,7 +79,7 @@ export interface ModuleDefinition<Config = unknown> {
    * A function receives the validated config, for retry policies that depend on options.
    */
   jobs?: Record<string, JobDefinition<Config>> | ((config: Config) => Record<string, JobDefinition<Config>>);
-  /** Mounted at /plugins/<name>. */
+  /** A plugin's routes are mounted at /plugins/<name>; a core module's at the root. */
   routes?: (router: Router, runtime: ModuleRuntime<Config>) => void;
   /** Named checks that /readyz runs; throw to report the service as not ready. */
   healthChecks?: Record<string, (runtime: ModuleRuntime<Config>) => Promise<void>>;
@@ -109,6 +109,25 @@ export function definePlugin<Args extends [options?: unknown], Config>(
   factory: (...args: Args) => ModuleDefinition<Config> & { compatibility: string },
 ): (...args: Args) => AtriumPlugin<Config> {
   return (...args: Args) => ({ definition: factory(...args), options: args[0] });
+}
+
+/** The parts of a large module that each concern (ingestion, segments, …) contributes. */
+export type ModulePart<Config = unknown> = Pick<ModuleDefinition<Config>, 'schema' | 'routes' | 'events'> & {
+  jobs?: Record<string, JobDefinition<Config>>;
+};
+
+/** Joins a module's parts into the schema, routes, events and jobs the host reads. */
+export function composeParts<Config>(parts: ModulePart<Config>[]): Required<ModulePart<Config>> {
+  return {
+    schema: (builder, refs, runtime) => {
+      for (const part of parts) part.schema?.(builder, refs, runtime);
+    },
+    routes: (router, runtime) => {
+      for (const part of parts) part.routes?.(router, runtime);
+    },
+    events: parts.flatMap((part) => part.events ?? []),
+    jobs: Object.assign({}, ...parts.map((part) => part.jobs ?? {})),
+  };
 }
 
 /** Declares a core module: same shape as a plugin, always loaded, no options. */

@@ -44,6 +44,7 @@ export function webhooksSchema(
 
   const EndpointRef = builder.objectRef<WebhookEndpointEntity>('WebhookEndpoint');
   builder.node(EndpointRef, {
+    authScopes: { admin: true },
     description: 'A URL that receives signed CloudEvents for the event types it subscribes to',
     id: { resolve: (e) => e.id },
     loadOne: (id, ctx) => ctx.em.findOne(WebhookEndpoint, { id }),
@@ -70,6 +71,7 @@ export function webhooksSchema(
 
   const DeliveryRef = builder.objectRef<WebhookDeliveryEntity>('WebhookDelivery');
   builder.node(DeliveryRef, {
+    authScopes: { admin: true },
     description: 'One event sent to one endpoint; `id` is the `webhook-id` header receivers deduplicate by',
     id: { resolve: (d) => d.id },
     loadOne: (id, ctx) => ctx.em.findOne(WebhookDelivery, { id }, { populate: ['endpoint'] }),

@@ -162,9 +162,17 @@ export class CoreProfiles extends Migration {
     this.addSql(
       `alter table "write_key" add constraint "write_key_workspace_id_foreign" foreign key ("workspace_id") references "workspace" ("id");`,
     );
-    this.addSql(`create table "identity_rule" ("id" uuid not null, "workspace_id" uuid not null, "type" text not null, "priority" int not null, "max_per_profile" int not null, "updated_at" timestamptz not null, primary key ("id"));`);
-    this.addSql(`alter table "identity_rule" add constraint "identity_rule_workspace_id_type_unique" unique ("workspace_id", "type");`);
-    this.addSql(`alter table "identity_rule" add constraint "identity_rule_workspace_id_foreign" foreign key ("workspace_id") references "workspace" ("id");`);
-    this.addSql(`alter table "identity_rule" add constraint "identity_rule_type_check" check ("type" in ('anonymous_id', 'user_id', 'email', 'phone'));`);
+    this.addSql(
+      `create table "identity_rule" ("id" uuid not null, "workspace_id" uuid not null, "type" text not null, "priority" int not null, "max_per_profile" int not null, "updated_at" timestamptz not null, primary key ("id"));`,
+    );
+    this.addSql(
+      `alter table "identity_rule" add constraint "identity_rule_workspace_id_type_unique" unique ("workspace_id", "type");`,
+    );
+    this.addSql(
+      `alter table "identity_rule" add constraint "identity_rule_workspace_id_foreign" foreign key ("workspace_id") references "workspace" ("id");`,
+    );
+    this.addSql(
+      `alter table "identity_rule" add constraint "identity_rule_type_check" check ("type" in ('anonymous_id', 'user_id', 'email', 'phone'));`,
+    );
   }
 }

@@ -16,6 +16,7 @@ export function apiKeysSchema(builder: AtriumBuilder): void {
 
   const ApiKeyRef = builder.objectRef<ApiKeyEntity>('ApiKey');
   builder.node(ApiKeyRef, {
+    authScopes: { admin: true },
     id: { resolve: (k) => k.id },
     loadOne: (id, ctx) => ctx.em.findOne(ApiKey, { id }),
     fields: (t) => ({

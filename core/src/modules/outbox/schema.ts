@@ -16,6 +16,7 @@ export function outboxSchema(builder: AtriumBuilder, _refs: unknown, runtime: Mo
 
   const EventDeliveryRef = builder.objectRef<EventDeliveryEntity>('EventDelivery');
   builder.node(EventDeliveryRef, {
+    authScopes: { admin: true },
     description: 'One handler working on one domain event; DEAD after its retries ran out',
     id: { resolve: (d) => d.id },
     loadOne: (id, ctx) => ctx.em.findOne(EventDelivery, { id }, { populate: ['event'] }),

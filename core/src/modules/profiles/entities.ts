@@ -15,6 +15,7 @@ export const Profile = defineEntity({
     lastSeenAt: p.datetime(),
     createdAt: createdAtColumn(),
     updatedAt: updatedAtColumn(),
+    memberships: () => p.oneToMany(SegmentMembership).mappedBy('profile'),
   },
   indexes: [{ properties: ['workspace', 'lastSeenAt'] }],
 });

@@ -1,4 +1,4 @@
-import { defineModule } from '../../kernel/plugin.ts';
+import { composeParts, defineModule } from '../../kernel/plugin.ts';
 import {
   ComputedTraitDefinition,
   Consent,
@@ -15,6 +15,7 @@ import {
   TraitDefinition,
   WriteKey,
 } from './entities.ts';
+import { profilesSchema } from './schema/profiles.ts';
 
 /** The customer data platform: profiles, identities, events, consent, segments, GDPR. */
 export const profilesModule = defineModule({
@@ -35,4 +36,6 @@ export const profilesModule = defineModule({
     RetentionPolicy,
     ErasureRecord,
   ],
+  // Each concern adds its part: one line here per part.
+  ...composeParts([{ schema: profilesSchema }]),
 });

@@ -30,7 +30,10 @@ export function normaliseIdentity(type: IdentityType, raw: unknown, field: strin
     case 'phone': {
       const phone = parsePhoneNumberFromString(value.startsWith('00') ? `+${value.slice(2)}` : value);
       if (!phone?.isValid()) {
-        throw new ValidationError(`${field} must be a valid phone number in international format (+41…)`, field);
+        throw new ValidationError(
+          `${field} must be a valid phone number in international format (+41…)`,
+          field,
+        );
       }
       return { type, value: phone.number };
     }

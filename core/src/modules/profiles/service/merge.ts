@@ -43,7 +43,8 @@ export async function mergeProfiles(
   input: { survivorId: string; mergedId: string; reason: string; details?: Record<string, unknown> },
 ): Promise<MergeOutcome> {
   const { survivorId, mergedId } = input;
-  if (survivorId === mergedId) throw new ValidationError('a profile cannot be merged into itself', 'mergedId');
+  if (survivorId === mergedId)
+    throw new ValidationError('a profile cannot be merged into itself', 'mergedId');
   // Lock both rows in id order, so that two merges of the same pair cannot deadlock.
   const locked = await sql<{ id: string; traits: Record<string, unknown>; last_seen_at: Date }>(
     em,
@@ -56,7 +57,9 @@ export async function mergeProfiles(
   if (!merged) throw new NotFoundError('Profile');
 
   const newerFirst = merged.last_seen_at > survivor.last_seen_at;
-  const traits = newerFirst ? { ...survivor.traits, ...merged.traits } : { ...merged.traits, ...survivor.traits };
+  const traits = newerFirst
+    ? { ...survivor.traits, ...merged.traits }
+    : { ...merged.traits, ...survivor.traits };
   await sql(
     em,
     `update profile s set traits = $3::jsonb,
@@ -85,7 +88,10 @@ export async function mergeProfiles(
      where m.profile_id = $2 and s.profile_id = $1 and s.segment_id = m.segment_id`,
     [survivorId, mergedId],
   );
-  await sql(em, `update segment_membership set profile_id = $1 where profile_id = $2`, [survivorId, mergedId]);
+  await sql(em, `update segment_membership set profile_id = $1 where profile_id = $2`, [
+    survivorId,
+    mergedId,
+  ]);
   await sql(em, `update profile_merge set survivor_id = $1 where survivor_id = $2`, [survivorId, mergedId]);
   await sql(em, `delete from profile where id = $1`, [mergedId]);
 

@@ -85,7 +85,9 @@ export async function resolveProfiles(
   const seen = new Map<string, { first: Date; last: Date }>();
 
   for (const sighting of sightings) {
-    const profiles = [...new Set(sighting.keys.map((k) => owner.get(keyOf(k))).filter((p): p is string => !!p))];
+    const profiles = [
+      ...new Set(sighting.keys.map((k) => owner.get(keyOf(k))).filter((p): p is string => !!p)),
+    ];
     let profileId: string;
     if (profiles.length === 0) {
       profileId = crypto.randomUUID();
@@ -148,7 +150,12 @@ export async function resolveProfiles(
 }
 
 /** The profile holding the strongest identity the sighting carries; the oldest on a tie. */
-function survivorOf(profiles: string[], keys: IdentityKey[], owner: Map<string, string>, rules: IdentityRuleSet): string {
+function survivorOf(
+  profiles: string[],
+  keys: IdentityKey[],
+  owner: Map<string, string>,
+  rules: IdentityRuleSet,
+): string {
   let best = profiles[0] as string;
   let bestRank = Number.POSITIVE_INFINITY;
   for (const key of keys) {
@@ -219,7 +226,10 @@ class Pending {
   }
 }
 
-async function touchProfiles(em: EntityManager, seen: Map<string, { first: Date; last: Date }>): Promise<void> {
+async function touchProfiles(
+  em: EntityManager,
+  seen: Map<string, { first: Date; last: Date }>,
+): Promise<void> {
   if (!seen.size) return;
   const ids = [...seen.keys()];
   await sql(
