@@ -14,7 +14,8 @@ if (!adminUrl) {
   console.error('Set ATRIUM_TEST_DATABASE_URL (bash deploy/local/postgres.sh prints one).');
   process.exit(2);
 }
-const config = await loadConfig();
+// npm runs workspace scripts in core/; the deployment's atrium.config.ts is where npm was called.
+const config = await loadConfig(process.env, process.env.INIT_CWD ?? process.cwd());
 const modules = loadModules(coreModules, config.plugins);
 const name = `atrium_diff_${randomBytes(4).toString('hex')}`;
 const admin = new pg.Client({ connectionString: adminUrl });

@@ -111,8 +111,11 @@ export async function createAtrium(options: AtriumOptions): Promise<Atrium> {
       retryDelaySeconds: settings.OUTBOX_RETRY_DELAY_S,
       expireInSeconds: settings.JOBS_EXPIRE_S,
       pollIntervalMs: settings.OUTBOX_POLL_MS,
+      concurrency: settings.OUTBOX_CONCURRENCY,
     },
   );
+  // Plugins are initialised before any of their handlers or jobs can run.
+  for (const m of modules) await m.definition.onInit?.(runtimeOf(m));
   await dispatcher.createQueues();
   await runModuleJobs(modules, runtimeOf, jobs, role !== 'api');
   if (role !== 'api') {
@@ -120,8 +123,6 @@ export async function createAtrium(options: AtriumOptions): Promise<Atrium> {
     // Publish right after a commit in this process instead of waiting for the next poll.
     orm.em.getEventManager().registerSubscriber({ afterTransactionCommit: () => dispatcher.nudge() });
   }
-
-  for (const m of modules) await m.definition.onInit?.(runtimeOf(m));
 
   const verifiers: TokenVerifier[] = [];
   if (settings.AUTH_ISSUER_URL && settings.AUTH_AUDIENCE) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Quick start: installs what Atrium needs (Node 24 if the machine's is older, npm packages)
-# and starts it on the embedded database under .atrium/. Extra arguments go to `atrium start`.
+# and starts it on the embedded database under .atrium/ (set DATABASE_URL for PostgreSQL).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # shellcheck source=deploy/local/node.sh
@@ -9,4 +9,4 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   echo "[atrium] installing dependencies (npm ci)" >&2
   npm ci --no-audit --no-fund
 fi
-exec npx atrium start "$@"
+exec npx atrium start

@@ -66,6 +66,7 @@ describe('Keycloak access tokens (verified by keycloak-connect against the realm
     await refused(issuer.sign({ ...roles('admin') }), /no "workspace" claim/);
     await refused(issuer.sign({ workspace: 'demo', typ: 'ID' }), /wrong type/);
     await refused('not.a.jwt', /not a JWT/);
+    await refused(issuer.sign({ workspace: 'demo', exp: undefined }), /no expiry/);
   });
 
   test('a malformed Authorization header is refused, no header is anonymous', async () => {

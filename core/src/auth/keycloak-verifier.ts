@@ -56,6 +56,8 @@ export class KeycloakTokenVerifier implements TokenVerifier {
         reason.startsWith('invalid token') ? reason : `invalid token (${reason})`,
       );
     }
+    // keycloak-connect lets a token without `exp` through; a bearer token must expire.
+    if (typeof claims.exp !== 'number') throw new UnauthenticatedError('invalid token (no expiry)');
     const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
     if (!audiences.includes(this.#options.audience) && claims.azp !== this.#options.audience) {
       throw new UnauthenticatedError('invalid token (wrong audience)');

@@ -10,6 +10,7 @@ const USAGE = `Usage: atrium <command> [options]
 
 Commands:
   start                 serve the API on PORT (default 4000) and run the workers
+  api                   serve the API only (scale it apart from the workers)
   worker                run the workers only (outbox deliveries and plugin jobs)
   migrate               apply pending database migrations of core and plugins
   seed --demo           create the demo workspace
@@ -26,6 +27,8 @@ async function main(): Promise<void> {
   switch (command) {
     case 'start':
       return startCommand('all');
+    case 'api':
+      return startCommand('api');
     case 'worker':
       return startCommand('worker');
     case 'migrate':

@@ -2,8 +2,8 @@ import { loadConfig } from '../kernel/config.ts';
 import { ensureWorkspace } from '../modules/workspaces/service.ts';
 import { createAtrium, type ProcessRole } from '../server.ts';
 
-/** `atrium start` and `atrium worker`: run until SIGTERM/SIGINT, then drain and exit. */
-export async function startCommand(role: Extract<ProcessRole, 'all' | 'worker'>): Promise<void> {
+/** `atrium start`, `api` and `worker`: run until SIGTERM/SIGINT, then drain and exit. */
+export async function startCommand(role: ProcessRole): Promise<void> {
   const config = await loadConfig();
   const atrium = await createAtrium({ config, role });
   const embedded = !config.settings.DATABASE_URL;

@@ -1,6 +1,6 @@
 import { devTokenSecret, signDevToken } from '../auth/dev-tokens.ts';
 import { isScope, scopeNames } from '../auth/scopes.ts';
-import { parseSettings } from '../kernel/config.ts';
+import { loadConfig } from '../kernel/config.ts';
 import { ConfigError, ValidationError } from '../kernel/errors.ts';
 
 /** `atrium token`: one line, a dev token the local server accepts. Never in production. */
@@ -10,7 +10,8 @@ export async function tokenCommand(options: {
   subject?: string;
   ttl?: string;
 }): Promise<void> {
-  const settings = parseSettings(process.env);
+  // The same settings as `atrium start` (environment and atrium.config.ts), so the secret matches.
+  const { settings } = await loadConfig();
   if (settings.NODE_ENV === 'production' || !settings.AUTH_DEV_TOKENS) {
     throw new ConfigError(
       'AUTH_DEV_TOKENS',

@@ -50,6 +50,7 @@ test('production refuses dev tokens and requires an identity provider', () => {
   rejects(
     {
       NODE_ENV: 'production',
+      DATABASE_URL: 'postgresql://db/atrium',
       AUTH_DEV_TOKENS: 'true',
       AUTH_ISSUER_URL: 'https://sso/realms/a',
       AUTH_AUDIENCE: 'atrium',
@@ -57,10 +58,12 @@ test('production refuses dev tokens and requires an identity provider', () => {
     'AUTH_DEV_TOKENS',
     /refused/,
   );
-  rejects({ NODE_ENV: 'production' }, 'AUTH_ISSUER_URL', /required/);
+  rejects({ NODE_ENV: 'production' }, 'DATABASE_URL', /embedded database is for development/);
+  rejects({ NODE_ENV: 'production', DATABASE_URL: 'postgresql://db/atrium' }, 'AUTH_ISSUER_URL', /required/);
   rejects({ AUTH_ISSUER_URL: 'https://sso/realms/a' }, 'AUTH_AUDIENCE', /required/);
   const s = parseSettings({
     NODE_ENV: 'production',
+    DATABASE_URL: 'postgresql://db/atrium',
     AUTH_ISSUER_URL: 'https://sso/realms/a',
     AUTH_AUDIENCE: 'atrium',
   });
@@ -92,6 +95,7 @@ test('`atrium token` is refused in production', () => {
     env: {
       ...process.env,
       NODE_ENV: 'production',
+      DATABASE_URL: 'postgresql://db/atrium',
       AUTH_ISSUER_URL: 'https://sso/realms/a',
       AUTH_AUDIENCE: 'atrium',
     },

@@ -41,8 +41,10 @@ const settingsSchema = z.object({
   OUTBOX_RETRY_DELAY_S: z.coerce.number().int().min(1).max(3600).default(2),
   /** How often a worker looks for unpublished outbox events written by other processes. */
   OUTBOX_POLL_MS: z.coerce.number().int().min(50).max(60000).default(500),
-  /** A job still active after this long is taken to be from a dead worker and retried. */
+  /** An event delivery still active after this long is taken to be from a dead worker and retried. */
   JOBS_EXPIRE_S: z.coerce.number().int().min(1).max(86400).default(300),
+  /** Event deliveries one worker process runs at once. */
+  OUTBOX_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),
   JOBS_SUPERVISE_INTERVAL_S: z.coerce.number().int().min(1).max(3600).default(30),
 });
 
@@ -89,6 +91,12 @@ export function parseSettings(
   const production = s.NODE_ENV === 'production';
   if (production && s.AUTH_DEV_TOKENS === true) {
     throw new ConfigError('AUTH_DEV_TOKENS', 'dev tokens are refused when NODE_ENV=production');
+  }
+  if (production && !s.DATABASE_URL) {
+    throw new ConfigError(
+      'DATABASE_URL',
+      'is required when NODE_ENV=production (the embedded database is for development)',
+    );
   }
   if (production && !s.AUTH_ISSUER_URL) {
     throw new ConfigError('AUTH_ISSUER_URL', 'is required when NODE_ENV=production (the Keycloak realm URL)');

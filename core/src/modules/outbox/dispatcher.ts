@@ -22,6 +22,7 @@ export interface DispatcherOptions {
   retryDelaySeconds: number;
   expireInSeconds: number;
   pollIntervalMs: number;
+  concurrency: number;
 }
 
 const BATCH = 100;
@@ -70,7 +71,9 @@ export class OutboxDispatcher {
 
   /** Starts the publisher loop and the delivery workers (worker processes only). */
   async start(): Promise<void> {
-    await this.#jobs.work<DeliveryJob>(DELIVERY_QUEUE, (job) => this.#deliver(job));
+    await this.#jobs.work<DeliveryJob>(DELIVERY_QUEUE, (job) => this.#deliver(job), {
+      concurrency: this.#options.concurrency,
+    });
     await this.#jobs.work<DeliveryJob>(DEAD_LETTER_QUEUE, (job) => this.#bury(job));
     this.#timer = setInterval(() => this.nudge(), this.#options.pollIntervalMs);
     this.nudge();
