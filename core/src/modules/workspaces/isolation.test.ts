@@ -66,3 +66,9 @@ test("event deliveries of demo's events are invisible to the other workspace", a
 test('queries without a workspace never fall back to every workspace', async () => {
   await assert.rejects(env.em().find(ApiKey, {}), /filter|argument|param/i);
 });
+
+test('node(id:) keeps the scope of the type: a viewer cannot load an API key by id', async () => {
+  const viewer = env.adminClient.withToken(env.token('viewer', 'demo'));
+  const result = await viewer.query('query ($id: ID!) { node(id: $id) { id } }', { id: demoKeyId });
+  assert.equal(result.errors?.[0]?.extensions?.code, 'FORBIDDEN');
+});
