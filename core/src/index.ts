@@ -28,6 +28,8 @@ export type { JobQueue, SendOptions } from './kernel/jobs.ts';
 export type { Logger } from './kernel/logger.ts';
 export {
   type AtriumPlugin,
+  type DataSubjectContext,
+  type DataSubjectScope,
   definePlugin,
   type EventHandlerContext,
   type EventSubscription,
@@ -38,5 +40,19 @@ export {
   type ModuleRuntime,
 } from './kernel/plugin.ts';
 export { CORE_VERSION } from './kernel/version.ts';
+export { type ConsentPurpose, consentPurposes } from './modules/profiles/entities.ts';
+export {
+  assertConsent,
+  ConsentRequiredError,
+  consentDefaults,
+  hasConsent,
+} from './modules/profiles/privacy/consent.ts';
+export type { ArgDef, ArgDefs, ArgValues } from './modules/profiles/segments/conditions.ts';
+export type { EventAggregate } from './modules/profiles/segments/event-aggregates.ts';
+export {
+  defineSegmentOperator,
+  type ProfileFacts,
+  type SegmentOperator,
+} from './modules/profiles/segments/operators.ts';
 export { belongsToWorkspace, Workspace, type WorkspaceEntity } from './modules/workspaces/entities.ts';
 export { type Atrium, type AtriumOptions, createAtrium, type ProcessRole } from './server.ts';

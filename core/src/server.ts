@@ -18,7 +18,7 @@ import { Jobs } from './kernel/jobs.ts';
 import { createLogger, type Logger } from './kernel/logger.ts';
 import { type LoadedModule, loadModules } from './kernel/module-host.ts';
 import { runModuleJobs } from './kernel/module-jobs.ts';
-import type { AnyRuntime } from './kernel/plugin.ts';
+import { type AnyRuntime, bindDataSubjectHooks, type DataSubjectHooks } from './kernel/plugin.ts';
 import { coreModules } from './modules/index.ts';
 import { OutboxDispatcher, type RegisteredSubscription } from './modules/outbox/dispatcher.ts';
 import { WorkspaceLookup } from './modules/workspaces/service.ts';
@@ -87,6 +87,10 @@ export async function createAtrium(options: AtriumOptions): Promise<Atrium> {
   });
   await jobs.start();
 
+  // Filled once every runtime exists: each module's hooks are bound to its own runtime.
+  const dataSubjectHooks: DataSubjectHooks[] = [];
+  // Extension points that the core hosts but any module may extend: collected once from all modules.
+  const segmentOperators = modules.flatMap((m) => m.definition.segmentOperators ?? []);
   const runtimes = new Map<LoadedModule, AnyRuntime>(
     modules.map((m) => [
       m,
@@ -96,10 +100,16 @@ export async function createAtrium(options: AtriumOptions): Promise<Atrium> {
         logger: logger.child({ module: m.definition.name }),
         orm,
         jobs,
+        settings,
+        dataSubjectHooks,
+        segmentOperators,
       },
     ]),
   );
   const runtimeOf = (m: LoadedModule) => runtimes.get(m) as AnyRuntime;
+  dataSubjectHooks.push(
+    ...bindDataSubjectHooks(modules.map((m) => ({ definition: m.definition, runtime: runtimeOf(m) }))),
+  );
 
   const dispatcher = new OutboxDispatcher(
     orm,

@@ -46,6 +46,8 @@ const settingsSchema = z.object({
   /** Event deliveries one worker process runs at once. */
   OUTBOX_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),
   JOBS_SUPERVISE_INTERVAL_S: z.coerce.number().int().min(1).max(3600).default(30),
+  /** Tracking API requests per second per write key and process (a token bucket; 429 beyond). */
+  INGEST_RATE_PER_SECOND: z.coerce.number().int().min(1).max(1_000_000).default(2000),
 });
 
 type RawSettings = z.infer<typeof settingsSchema>;

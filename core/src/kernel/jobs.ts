@@ -9,6 +9,10 @@ export interface SendOptions {
   em?: EntityManager;
   startAfter?: Date | number;
   singletonKey?: string;
+  /** With `singletonKey`: at most one job of the key in each slot of this many seconds (pg-boss throttling). */
+  singletonSeconds?: number;
+  /** When the current slot already has its job, queue this one at the start of the next slot instead. */
+  singletonNextSlot?: boolean;
 }
 
 /** What modules use to queue background work. */

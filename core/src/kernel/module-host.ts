@@ -46,6 +46,7 @@ export function loadModules(coreModules: AnyModule[], plugins: AtriumPlugin[]): 
   assertUnique(loaded, (m) => Object.keys(m.jobs), 'job queue');
   assertUnique(loaded, (m) => (m.definition.migrations ?? []).map((x) => x.name), 'migration');
   assertUnique(loaded, (m) => (m.definition.entities ?? []).map((e) => e.meta.className), 'entity');
+  assertUnique(loaded, (m) => (m.definition.segmentOperators ?? []).map((o) => o.code), 'segment operator');
   return loaded;
 }
 

@@ -4,6 +4,8 @@ import type { EntityManager, EntitySchema, MikroORM } from '@mikro-orm/postgresq
 import type { z } from 'zod';
 import type { AtriumBuilder } from '../graphql/builder.ts';
 import type { CoreRefs } from '../graphql/refs.ts';
+import type { AnySegmentOperator } from '../modules/profiles/segments/operators.ts';
+import type { Settings } from './config.ts';
 import type { DomainEvent } from './events.ts';
 import type { JobQueue } from './jobs.ts';
 import type { Logger } from './logger.ts';
@@ -21,6 +23,36 @@ export interface ModuleRuntime<Config = unknown> {
   logger: Logger;
   orm: MikroORM;
   jobs: JobQueue;
+  /** The validated settings, for core modules' knobs (e.g. INGEST_RATE_PER_SECOND). */
+  settings: Settings;
+  /** Every module's GDPR hooks, in load order, bound to their runtimes: what export and erasure walk. */
+  dataSubjectHooks: readonly DataSubjectHooks[];
+  /** Every module's segment condition operators (core's built-ins first): what segments evaluate with. */
+  segmentOperators: readonly AnySegmentOperator[];
+}
+
+/** The person a GDPR export or erasure concerns, and the transaction it runs in. */
+export interface DataSubjectScope {
+  /** The export's or erasure's transaction: rows erased here go if and only if the erasure commits. */
+  em: EntityManager;
+  workspaceId: string;
+  /** The profile and every profile merged into it earlier: rows keyed by any of them are this person's. */
+  profileIds: string[];
+  /**
+   * Lower-case strings whose presence in `lower(column::text)` means a row concerns this person:
+   * the profile ids and, JSON-quoted (`"anna@example.com"`), its e-mail addresses, phone numbers
+   * and user/anonymous ids of 8 characters or more (shorter ones are too likely someone else's).
+   */
+  mentions: string[];
+}
+
+export interface DataSubjectContext<Config = unknown> extends ModuleRuntime<Config>, DataSubjectScope {}
+
+/** One module's GDPR hooks, bound to its runtime. */
+export interface DataSubjectHooks {
+  module: string;
+  exportProfile?: (profileId: string, scope: DataSubjectScope) => Promise<Record<string, unknown>>;
+  eraseProfile?: (profileId: string, scope: DataSubjectScope) => Promise<number>;
 }
 
 export interface EventHandlerContext<Config = unknown> extends ModuleRuntime<Config> {
@@ -58,6 +90,11 @@ export interface JobDefinition<Config = unknown, Data = AnyConfig> {
   concurrency?: number;
   /** Runs once when the retries ran out: record the failure where people can see it. */
   onDeadLetter?: (data: Data, ctx: JobContext<Config>) => Promise<void>;
+  /**
+   * Also runs by itself every this many seconds, with `{}` as data: once per time slot across
+   * all processes (see `queueNextRun` in module-jobs.ts), so a handler must cope with any slot's run.
+   */
+  everySeconds?: number;
 }
 
 /**
@@ -83,8 +120,24 @@ export interface ModuleDefinition<Config = unknown> {
   routes?: (router: Router, runtime: ModuleRuntime<Config>) => void;
   /** Named checks that /readyz runs; throw to report the service as not ready. */
   healthChecks?: Record<string, (runtime: ModuleRuntime<Config>) => Promise<void>>;
+  /**
+   * Segment condition operators (`{ code, args, fn }`) this module adds; codes are unique across
+   * modules, so a plugin prefixes its own (`loyalty.tier`). Stored in conditions as `{ op: code, args }`.
+   */
+  segmentOperators?: AnySegmentOperator[];
   onInit?: (runtime: ModuleRuntime<Config>) => Promise<void> | void;
   onDestroy?: (runtime: ModuleRuntime<Config>) => Promise<void> | void;
+  /**
+   * GDPR export: what this module holds about the profile (rows keyed by `ctx.profileIds`, rows
+   * that `ctx.mentions` match); the export shows it under the module's name. Read only.
+   */
+  exportProfile?: (profileId: string, ctx: DataSubjectContext<Config>) => Promise<Record<string, unknown>>;
+  /**
+   * GDPR erasure, inside the erasure's transaction (`ctx.em`): delete or scrub this module's rows
+   * about the profile and return how many went. Throwing aborts the whole erasure. Work outside
+   * the database (an index, a mailbox) belongs in `profile.erased` handlers or jobs the hook queues.
+   */
+  eraseProfile?: (profileId: string, ctx: DataSubjectContext<Config>) => Promise<number>;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: the host holds modules of many config types at once; each module sees its own.
@@ -112,7 +165,10 @@ export function definePlugin<Args extends [options?: unknown], Config>(
 }
 
 /** The parts of a large module that each concern (ingestion, segments, …) contributes. */
-export type ModulePart<Config = unknown> = Pick<ModuleDefinition<Config>, 'schema' | 'routes' | 'events'> & {
+export type ModulePart<Config = unknown> = Pick<
+  ModuleDefinition<Config>,
+  'schema' | 'routes' | 'events' | 'segmentOperators'
+> & {
   jobs?: Record<string, JobDefinition<Config>>;
 };
 
@@ -127,7 +183,25 @@ export function composeParts<Config>(parts: ModulePart<Config>[]): Required<Modu
     },
     events: parts.flatMap((part) => part.events ?? []),
     jobs: Object.assign({}, ...parts.map((part) => part.jobs ?? {})),
+    segmentOperators: parts.flatMap((part) => part.segmentOperators ?? []),
   };
+}
+
+/** Binds every module's GDPR hooks to its runtime, for `ModuleRuntime.dataSubjectHooks`. */
+export function bindDataSubjectHooks(
+  modules: { definition: AnyModule; runtime: AnyRuntime }[],
+): DataSubjectHooks[] {
+  const bound: DataSubjectHooks[] = [];
+  for (const { definition, runtime } of modules) {
+    const { exportProfile, eraseProfile } = definition;
+    if (!exportProfile && !eraseProfile) continue;
+    bound.push({
+      module: definition.name,
+      exportProfile: exportProfile && ((id, scope) => exportProfile(id, { ...runtime, ...scope })),
+      eraseProfile: eraseProfile && ((id, scope) => eraseProfile(id, { ...runtime, ...scope })),
+    });
+  }
+  return bound;
 }
 
 /** Declares a core module: same shape as a plugin, always loaded, no options. */

@@ -4,6 +4,7 @@ import { WebhookDelivery, WebhookEndpoint } from './entities.ts';
 import { fanOutToEndpoints } from './events.ts';
 import { deliverJob } from './jobs.ts';
 import { webhooksMigrations } from './migrations.ts';
+import { eraseWebhookDeliveries, exportWebhookDeliveries } from './privacy.ts';
 import { webhooksSchema } from './schema.ts';
 import { DELIVER_QUEUE } from './service.ts';
 
@@ -23,4 +24,7 @@ export const webhooksPlugin = definePlugin((_options: WebhooksOptions = {}) => (
   events: [fanOutToEndpoints],
   // Retry policy follows the validated options.
   jobs: (config: WebhooksConfig) => ({ [DELIVER_QUEUE]: deliverJob(config) }),
+  // Delivery payloads are copies of domain events: GDPR export and erasure reach them too.
+  exportProfile: exportWebhookDeliveries,
+  eraseProfile: eraseWebhookDeliveries,
 }));

@@ -15,7 +15,10 @@ import {
   TraitDefinition,
   WriteKey,
 } from './entities.ts';
+import { ingestionPart } from './ingestion.ts';
+import { privacyPart } from './privacy/index.ts';
 import { profilesSchema } from './schema/profiles.ts';
+import { segmentsPart } from './segments/index.ts';
 
 /** The customer data platform: profiles, identities, events, consent, segments, GDPR. */
 export const profilesModule = defineModule({
@@ -37,5 +40,5 @@ export const profilesModule = defineModule({
     ErasureRecord,
   ],
   // Each concern adds its part: one line here per part.
-  ...composeParts([{ schema: profilesSchema }]),
+  ...composeParts([{ schema: profilesSchema }, ingestionPart, privacyPart, segmentsPart]),
 });

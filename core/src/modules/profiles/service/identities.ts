@@ -42,12 +42,13 @@ export function normaliseIdentity(type: IdentityType, raw: unknown, field: strin
   }
 }
 
-/** Keeps the value recognisable in explanations without spelling out personal data. */
+/** Keeps a value recognisable in explanations without spelling out personal data. */
 export function maskIdentity(key: IdentityKey): string {
   if (key.type === 'email') {
     const [local = '', domain = ''] = key.value.split('@');
     return `${local.slice(0, 1)}***@${domain}`;
   }
   if (key.type === 'phone') return `${key.value.slice(0, 4)}***${key.value.slice(-2)}`;
-  return key.value.length > 8 ? `${key.value.slice(0, 4)}…${key.value.slice(-2)}` : key.value;
+  // Ids can be personal data too (a customer number): show just enough to tell two apart.
+  return key.value.length > 6 ? `${key.value.slice(0, 3)}***${key.value.slice(-1)}` : '***';
 }

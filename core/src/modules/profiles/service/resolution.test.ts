@@ -93,7 +93,7 @@ test('identities of two profiles merge them, keep a record that explains why, an
   assert.equal(both.merges.length, 1);
   assert.match(
     both.merges[0]?.reason ?? '',
-    /merged because message m0 carried user_id u-3 and email m\*\*\*@example\.com/,
+    /merged because message m0 carried user_id \*\*\* and email m\*\*\*@example\.com/,
   );
 
   const em = scoped();
