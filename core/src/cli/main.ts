@@ -13,7 +13,7 @@ Commands:
   api                   serve the API only (scale it apart from the workers)
   worker                run the workers only (outbox deliveries and plugin jobs)
   migrate               apply pending database migrations of core and plugins
-  seed --demo           create the demo workspace
+  seed --demo           create the demo workspace and print a new write key for it
   token --role R --workspace W [--subject S] [--ttl SECONDS]
                         print a locally signed dev token (refused in production)
   schema [--graph admin|public]

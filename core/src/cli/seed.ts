@@ -8,7 +8,8 @@ import { createAtrium } from '../server.ts';
 export async function seedCommand(options: { demo?: boolean }): Promise<void> {
   if (!options.demo) throw new ValidationError('say what to seed: atrium seed --demo');
   const config = await loadConfig();
-  const atrium = await createAtrium({ config, role: 'api', migrateOnStart: true });
+  // Like `start`: migrations run here only on the embedded database; elsewhere `atrium migrate` first.
+  const atrium = await createAtrium({ config, role: 'api' });
   try {
     const workspace = await ensureWorkspace(atrium.orm.em.fork(), 'demo', 'Demo');
     console.log(`WORKSPACE=${workspace.slug}`);

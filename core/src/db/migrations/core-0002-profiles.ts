@@ -48,9 +48,7 @@ export class CoreProfiles extends Migration {
     this.addSql(
       `create table "event" ("id" uuid not null, "workspace_id" uuid not null, "profile_id" uuid not null, "message_id" varchar(200) not null, "type" text not null, "name" varchar(200) null, "user_id" varchar(320) null, "anonymous_id" varchar(320) null, "properties" jsonb not null default '{}', "traits" jsonb not null default '{}', "context" jsonb not null default '{}', "channel" varchar(50) not null default 'server', "timestamp" timestamptz not null, "sent_at" timestamptz null, "original_timestamp" timestamptz null, "received_at" timestamptz not null, primary key ("id"));`,
     );
-    this.addSql(
-      `create index "event_timeline_idx" on "event" ("workspace_id", "profile_id", "timestamp" DESC);`,
-    );
+    this.addSql(`create index "event_timeline_idx" on "event" ("profile_id", "timestamp" DESC);`);
     this.addSql(`create index "event_window_idx" on "event" ("workspace_id", "timestamp");`);
     this.addSql(`create index "event_name_window_idx" on "event" ("workspace_id", "name", "timestamp");`);
     this.addSql(

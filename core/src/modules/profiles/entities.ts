@@ -66,7 +66,7 @@ export type EventType = (typeof eventTypes)[number];
 
 /**
  * A Segment-spec event. Stored for volume: a profile's timeline reads one btree range
- * (workspace, profile, timestamp desc); time windows across a workspace use (workspace, timestamp).
+ * (profile, timestamp desc); time windows across a workspace use (workspace, timestamp).
  */
 export const Event = defineEntity({
   name: 'Event',
@@ -94,8 +94,10 @@ export const Event = defineEntity({
   uniques: [{ properties: ['workspace', 'messageId'] }],
   indexes: [
     {
+      // Led by profile_id (ids are unique across workspaces): the timeline, merges and the
+      // cascade check when a profile is deleted all read one range of it.
       name: 'event_timeline_idx',
-      columns: [{ name: 'workspace_id' }, { name: 'profile_id' }, { name: 'timestamp', sort: 'DESC' }],
+      columns: [{ name: 'profile_id' }, { name: 'timestamp', sort: 'DESC' }],
     },
     { name: 'event_window_idx', properties: ['workspace', 'timestamp'] },
     { name: 'event_name_window_idx', properties: ['workspace', 'name', 'timestamp'] },

@@ -69,8 +69,16 @@ export async function mergeProfiles(
      from profile m where s.id = $1 and m.id = $2`,
     [survivorId, mergedId, JSON.stringify(traits)],
   );
-  await sql(em, `update identity set profile_id = $1 where profile_id = $2`, [survivorId, mergedId]);
-  await sql(em, `update event set profile_id = $1 where profile_id = $2`, [survivorId, mergedId]);
+  await sql(em, `update identity set profile_id = $1 where profile_id = $2 and workspace_id = $3`, [
+    survivorId,
+    mergedId,
+    workspaceId,
+  ]);
+  await sql(em, `update event set profile_id = $1 where profile_id = $2 and workspace_id = $3`, [
+    survivorId,
+    mergedId,
+    workspaceId,
+  ]);
   // Consent: per purpose the later decision stands; history moves whole.
   await sql(
     em,
@@ -81,7 +89,11 @@ export async function mergeProfiles(
     [survivorId, mergedId],
   );
   await sql(em, `update consent set profile_id = $1 where profile_id = $2`, [survivorId, mergedId]);
-  await sql(em, `update consent_change set profile_id = $1 where profile_id = $2`, [survivorId, mergedId]);
+  await sql(em, `update consent_change set profile_id = $1 where profile_id = $2 and workspace_id = $3`, [
+    survivorId,
+    mergedId,
+    workspaceId,
+  ]);
   await sql(
     em,
     `delete from segment_membership m using segment_membership s

@@ -226,6 +226,7 @@ class Pending {
   }
 }
 
+/** First/last seen; a profile seen again within a minute is not rewritten (hot profiles, every batch). */
 async function touchProfiles(
   em: EntityManager,
   seen: Map<string, { first: Date; last: Date }>,
@@ -235,7 +236,8 @@ async function touchProfiles(
   await sql(
     em,
     `update profile p set first_seen_at = least(p.first_seen_at, x.first), last_seen_at = greatest(p.last_seen_at, x.last), updated_at = now()
-     from unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[]) as x(id, first, last) where p.id = x.id`,
+     from unnest($1::uuid[], $2::timestamptz[], $3::timestamptz[]) as x(id, first, last)
+     where p.id = x.id and (x.first < p.first_seen_at or x.last > p.last_seen_at + interval '1 minute')`,
     [ids, ids.map((id) => seen.get(id)?.first), ids.map((id) => seen.get(id)?.last)],
   );
 }
