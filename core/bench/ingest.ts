@@ -6,7 +6,7 @@
 // Needs ATRIUM_TEST_DATABASE_URL (as `deploy/local/test.sh` starts it); a fresh database is made
 // and dropped. Knobs: BENCH_SECONDS (default 10), BENCH_CONCURRENCY (default 8), BENCH_PROFILES
 // (default 2000), BENCH_ROLE (`all`, default: workers in the same process; `api`: HTTP only, as
-// when workers run elsewhere). Other benches of the ingestion path import `startBenchAtrium` and `postBatches`.
+// when workers run elsewhere). Then the real-time segment update figure of bench/segments.ts.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -19,6 +19,7 @@ import { createWriteKey } from '../src/modules/profiles/service/write-keys.ts';
 import { ensureWorkspace } from '../src/modules/workspaces/service.ts';
 import { type Atrium, createAtrium } from '../src/server.ts';
 import { createTestDatabase, type TestDatabase } from '../src/testing/test-database.ts';
+import { runSegmentBench } from './segments.ts';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const concurrency = Number(process.env.BENCH_CONCURRENCY ?? 8);
@@ -281,4 +282,6 @@ if (import.meta.main) {
   } finally {
     await bench.stop();
   }
+  // The issue's second figure: a real-time segment update, on a quiet database of its own.
+  await runSegmentBench();
 }

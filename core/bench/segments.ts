@@ -226,7 +226,8 @@ export function formatSegmentFigures(f: SegmentBenchFigures): string {
   );
 }
 
-async function main(): Promise<void> {
+/** The whole measurement on its own database; `bench/ingest.ts` runs it after ingestion too. */
+export async function runSegmentBench(): Promise<void> {
   if (!process.env.ATRIUM_TEST_DATABASE_URL) {
     console.error('ATRIUM_TEST_DATABASE_URL is not set: start PostgreSQL with deploy/local/test.sh');
     process.exit(2);
@@ -256,4 +257,4 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await main();
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) await runSegmentBench();
