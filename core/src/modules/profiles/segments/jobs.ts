@@ -111,7 +111,40 @@ async function recomputeComputedTraits(data: RecomputeComputedTraitsJob, ctx: Jo
   }
 }
 
+export const EXPIRE_WINDOWS = 'segments.expire-windows';
+
+/**
+ * Time windows ("ordered in the last 30 days") change without any event: a profile that
+ * stops ordering must leave the segment. Every few hours, every segment and computed trait
+ * with a window is recomputed, across all workspaces.
+ */
+async function expireWindows(_data: unknown, ctx: JobContext): Promise<void> {
+  const segments = await sql<{ id: string; workspace_id: string; condition: unknown }>(
+    ctx.em,
+    `select id, workspace_id, condition from segment
+     where status <> 'archived' and condition::text like '%withinDays%'`,
+  );
+  for (const segment of segments) {
+    await ctx.jobs.send(RECOMPUTE_SEGMENT, {
+      workspaceId: segment.workspace_id,
+      segmentId: segment.id,
+      revision: conditionRevision(segment.condition),
+    } satisfies RecomputeSegmentJob);
+  }
+  const traits = await sql<{ workspace_id: string }>(
+    ctx.em,
+    `select distinct workspace_id from computed_trait_definition where config::text like '%windowDays%'`,
+  );
+  for (const { workspace_id } of traits) {
+    await ctx.jobs.send(RECOMPUTE_COMPUTED_TRAITS, {
+      workspaceId: workspace_id,
+    } satisfies RecomputeComputedTraitsJob);
+  }
+  ctx.logger.info({ segments: segments.length, workspaces: traits.length }, 'time windows recomputed');
+}
+
 export const segmentJobs: Record<string, JobDefinition> = {
   [RECOMPUTE_SEGMENT]: { handle: recomputeSegment, expireInSeconds: 3600, retryLimit: 3 },
   [RECOMPUTE_COMPUTED_TRAITS]: { handle: recomputeComputedTraits, expireInSeconds: 3600, retryLimit: 3 },
+  [EXPIRE_WINDOWS]: { handle: expireWindows, everySeconds: 6 * 3600, retryLimit: 2, expireInSeconds: 600 },
 };

@@ -8,6 +8,7 @@ import {
   waitFor,
 } from '../../../testing/index.ts';
 import type { WorkspaceEntity } from '../../workspaces/entities.ts';
+import { EXPIRE_WINDOWS } from './jobs.ts';
 import { addEvents, seedProfile, setConsent } from './test-fixtures.ts';
 
 let env: TestEnvironment;
@@ -521,5 +522,35 @@ describe('through the tracking API', () => {
     const dora = identity?.profile_id as string;
     await waitFor(async () => (await membersOf('http-buyers')).includes(dora), 15000, 'dora to enter');
     assert.deepEqual(await outbox('segment.entered', 'http-buyers'), [dora]);
+  });
+});
+
+describe('time windows', () => {
+  test('a profile whose events age out of the window leaves the segment on the periodic recompute', async () => {
+    const recent = await seedProfile(env.atrium.orm, demo.id, {
+      anonymousId: 'anon-window',
+      events: [{ name: 'Window Bought' }],
+    });
+    await createActive({
+      key: 'bought-today',
+      name: 'Bought today',
+      condition: {
+        op: 'event_count',
+        args: { event: 'Window Bought', comparator: 'gte', count: 1, withinDays: 1 },
+      },
+    });
+    assert.ok((await membersOf('bought-today')).includes(recent));
+
+    // Time passes: nothing happens to the profile, but its only event is now two days old.
+    await sql(env.em(), `update event set timestamp = now() - interval '2 days' where profile_id = $1`, [
+      recent,
+    ]);
+    await env.atrium.jobs.send(EXPIRE_WINDOWS, {});
+    await waitFor(
+      async () => !(await membersOf('bought-today')).includes(recent),
+      20000,
+      'the profile to leave',
+    );
+    assert.deepEqual(await outbox('segment.exited', 'bought-today'), [recent]);
   });
 });
