@@ -413,14 +413,26 @@ describe('real-time membership', () => {
       anonymousId: 'mg-phone',
       events: [{ name: 'View' }, { name: 'View' }],
     });
-    const laptop = await seedProfile(orm, demo.id, { anonymousId: 'mg-laptop', events: [{ name: 'View' }] });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await createActive({
+      key: 'laptop-users',
+      name: 'On a laptop',
+      condition: { op: 'trait', args: { trait: 'device', comparator: 'equals', value: 'laptop' } },
+    });
+    const laptop = await seedProfile(orm, demo.id, {
+      anonymousId: 'mg-laptop',
+      traits: { device: 'laptop' },
+      events: [{ name: 'View' }],
+    });
+    await waitFor(async () => (await membersOf('laptop-users')).includes(laptop), 15000, 'laptop to enter');
     const merged = await admin.ok(
       `mutation ($input: MergeProfilesInput!) { mergeProfiles(input: $input) { __typename } }`,
       { input: { survivorId: gid('Profile', phone), mergedId: gid('Profile', laptop) } },
     );
     assert.equal(merged.mergeProfiles.__typename, 'MergeProfilesPayload');
     await waitFor(async () => (await membersOf('triple')).includes(phone), 15000, 'the survivor to enter');
+    // The membership moved with the merge, and the survivor's entry was announced once.
+    assert.ok((await membersOf('laptop-users')).includes(phone));
+    assert.deepEqual(await outbox('segment.entered', 'laptop-users'), [laptop, phone]);
   });
 });
 

@@ -100,10 +100,22 @@ export async function mergeProfiles(
      where m.profile_id = $2 and s.profile_id = $1 and s.segment_id = m.segment_id`,
     [survivorId, mergedId],
   );
-  await sql(em, `update segment_membership set profile_id = $1 where profile_id = $2`, [
-    survivorId,
-    mergedId,
-  ]);
+  // The survivor enters the segments only the merged profile was in: say so, as any entry is said.
+  const entered = await sql<{ segment_id: string; key: string }>(
+    em,
+    `update segment_membership m set profile_id = $1 from segment s
+     where m.profile_id = $2 and m.workspace_id = $3 and s.id = m.segment_id
+     returning m.segment_id, s.key`,
+    [survivorId, mergedId, workspaceId],
+  );
+  for (const row of entered) {
+    recordEvent(em, {
+      type: 'segment.entered',
+      workspaceId,
+      subject: survivorId,
+      payload: { segmentId: row.segment_id, segmentKey: row.key, profileId: survivorId },
+    });
+  }
   await sql(em, `update profile_merge set survivor_id = $1 where survivor_id = $2`, [survivorId, mergedId]);
   await sql(em, `delete from profile where id = $1`, [mergedId]);
 
