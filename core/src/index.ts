@@ -6,6 +6,7 @@ export { WORKSPACE_FILTER } from './db/orm.ts';
 export { schemaDrift } from './db/schema-drift.ts';
 export type { AtriumBuilder } from './graphql/builder.ts';
 export type { GraphQLContext } from './graphql/context.ts';
+export { enumValues, workspaceIdOf } from './graphql/helpers.ts';
 export type { CoreRefs, ViewerShape } from './graphql/refs.ts';
 export {
   type AtriumConfig,

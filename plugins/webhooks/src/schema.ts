@@ -1,9 +1,11 @@
 import {
   type AtriumBuilder,
   type CoreRefs,
+  enumValues,
   type ModuleRuntime,
   NotFoundError,
   ValidationError,
+  workspaceIdOf,
 } from '@atrium/core';
 import { resolveOffsetConnection } from '@pothos/plugin-relay';
 import type { WebhooksConfig } from './config.ts';
@@ -36,10 +38,7 @@ export function webhooksSchema(
 
   const Status = builder.enumType('WebhookDeliveryStatus', {
     description: 'PENDING while attempts remain, SUCCEEDED on a 2xx answer, FAILED once retries ran out',
-    values: Object.fromEntries(webhookDeliveryStatuses.map((s) => [s.toUpperCase(), { value: s }])) as Record<
-      string,
-      { value: (typeof webhookDeliveryStatuses)[number] }
-    >,
+    values: enumValues(webhookDeliveryStatuses),
   });
 
   const EndpointRef = builder.objectRef<WebhookEndpointEntity>('WebhookEndpoint');
@@ -142,8 +141,7 @@ export function webhooksSchema(
     {
       authScopes: { admin: true },
       errors: { types: [ValidationError] },
-      resolve: (_root, { input }, ctx) =>
-        createWebhookEndpoint(ctx.em, workspaceOf(ctx.workspace), input, rules),
+      resolve: (_root, { input }, ctx) => createWebhookEndpoint(ctx.em, workspaceIdOf(ctx), input, rules),
     },
     {
       outputFields: (t) => ({
@@ -243,9 +241,4 @@ export function webhooksSchema(
       }),
     },
   );
-}
-
-function workspaceOf(workspace: { id: string } | null): string {
-  if (!workspace) throw new Error('an authenticated request always has a workspace');
-  return workspace.id;
 }

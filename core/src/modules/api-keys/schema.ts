@@ -1,6 +1,7 @@
 import { resolveOffsetConnection } from '@pothos/plugin-relay';
 import { scopeNames } from '../../auth/scopes.ts';
 import type { AtriumBuilder } from '../../graphql/builder.ts';
+import { enumValues, workspaceIdOf } from '../../graphql/helpers.ts';
 import { NotFoundError, ValidationError } from '../../kernel/errors.ts';
 import { ApiKey, type ApiKeyEntity } from './entities.ts';
 import { createApiKey, revokeApiKey } from './service.ts';
@@ -8,10 +9,7 @@ import { createApiKey, revokeApiKey } from './service.ts';
 /** Admins issue and revoke server-to-server keys; the secret is returned once. */
 export function apiKeysSchema(builder: AtriumBuilder): void {
   const Role = builder.enumType('Role', {
-    values: Object.fromEntries(scopeNames.map((s) => [s.toUpperCase(), { value: s }])) as Record<
-      string,
-      { value: (typeof scopeNames)[number] }
-    >,
+    values: enumValues(scopeNames),
   });
 
   const ApiKeyRef = builder.objectRef<ApiKeyEntity>('ApiKey');
@@ -51,7 +49,7 @@ export function apiKeysSchema(builder: AtriumBuilder): void {
     {
       authScopes: { admin: true },
       errors: { types: [ValidationError] },
-      resolve: (_root, { input }, ctx) => createApiKey(ctx.em, requireWorkspace(ctx.workspace).id, input),
+      resolve: (_root, { input }, ctx) => createApiKey(ctx.em, workspaceIdOf(ctx), input),
     },
     {
       outputFields: (t) => ({
@@ -74,9 +72,4 @@ export function apiKeysSchema(builder: AtriumBuilder): void {
     },
     { outputFields: (t) => ({ apiKey: t.field({ type: ApiKeyRef, resolve: (p) => p.apiKey }) }) },
   );
-}
-
-function requireWorkspace<T>(workspace: T | null): T {
-  if (!workspace) throw new Error('an authenticated request always has a workspace');
-  return workspace;
 }

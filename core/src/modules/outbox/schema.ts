@@ -1,5 +1,6 @@
 import { resolveOffsetConnection } from '@pothos/plugin-relay';
 import type { AtriumBuilder } from '../../graphql/builder.ts';
+import { enumValues } from '../../graphql/helpers.ts';
 import { NotFoundError, ValidationError } from '../../kernel/errors.ts';
 import type { ModuleRuntime } from '../../kernel/plugin.ts';
 import { deliveryStatuses, EventDelivery, type EventDeliveryEntity } from './entities.ts';
@@ -8,10 +9,7 @@ import { listEventDeliveries, retryEventDelivery } from './service.ts';
 /** Admins see each handler's work on each event and send dead-lettered ones back. */
 export function outboxSchema(builder: AtriumBuilder, _refs: unknown, runtime: ModuleRuntime): void {
   const Status = builder.enumType('EventDeliveryStatus', {
-    values: Object.fromEntries(deliveryStatuses.map((s) => [s.toUpperCase(), { value: s }])) as Record<
-      string,
-      { value: (typeof deliveryStatuses)[number] }
-    >,
+    values: enumValues(deliveryStatuses),
   });
 
   const EventDeliveryRef = builder.objectRef<EventDeliveryEntity>('EventDelivery');

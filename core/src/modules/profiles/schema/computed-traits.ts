@@ -1,5 +1,6 @@
 import type { ObjectRef } from '@pothos/core';
 import type { AtriumBuilder, AtriumSchemaTypes } from '../../../graphql/builder.ts';
+import { enumValues, workspaceIdOf } from '../../../graphql/helpers.ts';
 import { NotFoundError, ValidationError } from '../../../kernel/errors.ts';
 import type { ModuleRuntime } from '../../../kernel/plugin.ts';
 import {
@@ -19,11 +20,6 @@ import type { AnySegmentOperator } from '../segments/operators.ts';
 
 type Types = PothosSchemaTypes.ExtendDefaultTypes<AtriumSchemaTypes>;
 
-function workspaceOf(ctx: { workspace: { id: string } | null }): string {
-  if (!ctx.workspace) throw new Error('an authenticated request always has a workspace');
-  return ctx.workspace.id;
-}
-
 /** Computed-trait definitions: editors define them, analysts read them; values show on Profile.computedTraits. */
 export function computedTraitsSchema(
   builder: AtriumBuilder,
@@ -35,10 +31,7 @@ export function computedTraitsSchema(
   },
 ): void {
   const KindEnum = builder.enumType('ComputedTraitKind', {
-    values: Object.fromEntries(computedTraitKinds.map((k) => [k.toUpperCase(), { value: k }])) as Record<
-      string,
-      { value: (typeof computedTraitKinds)[number] }
-    >,
+    values: enumValues(computedTraitKinds),
   });
 
   const KindInfoRef = builder
@@ -111,7 +104,7 @@ export function computedTraitsSchema(
       authScopes: { editor: true },
       errors: { types: [ValidationError] },
       resolve: async (_root, { input }, ctx) => ({
-        computedTrait: await createComputedTrait(ctx.em, runtime.jobs, workspaceOf(ctx), input),
+        computedTrait: await createComputedTrait(ctx.em, runtime.jobs, workspaceIdOf(ctx), input),
       }),
     },
     payload,
@@ -130,7 +123,7 @@ export function computedTraitsSchema(
       authScopes: { editor: true },
       errors: { types: [ValidationError, NotFoundError] },
       resolve: async (_root, { input }, ctx) => ({
-        computedTrait: await updateComputedTrait(ctx.em, runtime.jobs, workspaceOf(ctx), {
+        computedTrait: await updateComputedTrait(ctx.em, runtime.jobs, workspaceIdOf(ctx), {
           ...input,
           id: input.id.id,
         }),
@@ -149,7 +142,7 @@ export function computedTraitsSchema(
         const deleted = await deleteComputedTrait(
           ctx.em,
           runtime.jobs,
-          workspaceOf(ctx),
+          workspaceIdOf(ctx),
           shared.operators(),
           input.id.id,
         );

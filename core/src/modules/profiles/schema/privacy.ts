@@ -1,12 +1,12 @@
 import { resolveOffsetConnection } from '@pothos/plugin-relay';
 import type { AtriumBuilder } from '../../../graphql/builder.ts';
 import type { GraphQLContext } from '../../../graphql/context.ts';
+import { enumValues, workspaceIdOf } from '../../../graphql/helpers.ts';
 import type { CoreRefs } from '../../../graphql/refs.ts';
 import { NotFoundError, ValidationError } from '../../../kernel/errors.ts';
 import type { ModuleRuntime } from '../../../kernel/plugin.ts';
 import {
   type ConsentChangeEntity,
-  type ConsentPurpose,
   consentPurposes,
   ErasureRecord,
   type ErasureRecordEntity,
@@ -23,11 +23,6 @@ import {
 } from '../privacy/retention.ts';
 import { getProfile } from '../service/profiles.ts';
 
-function workspaceOf(ctx: GraphQLContext): string {
-  if (!ctx.workspace) throw new Error('an authenticated request always has a workspace');
-  return ctx.workspace.id;
-}
-
 const actorOf = (ctx: GraphQLContext) => ctx.principal?.subject ?? 'unknown';
 
 /**
@@ -37,10 +32,7 @@ const actorOf = (ctx: GraphQLContext) => ctx.principal?.subject ?? 'unknown';
 export function privacySchema(builder: AtriumBuilder, refs: CoreRefs, runtime: ModuleRuntime): void {
   const PurposeEnum = builder.enumType('ConsentPurpose', {
     description: 'What a consent is for; with no recorded answer every purpose counts as not granted',
-    values: Object.fromEntries(consentPurposes.map((p) => [p.toUpperCase(), { value: p }])) as Record<
-      string,
-      { value: ConsentPurpose }
-    >,
+    values: enumValues(consentPurposes),
   });
 
   const ConsentRef = builder.objectRef<ConsentState>('Consent').implement({
@@ -104,7 +96,7 @@ export function privacySchema(builder: AtriumBuilder, refs: CoreRefs, runtime: M
       authScopes: { agent: true },
       errors: { types: [ValidationError, NotFoundError] },
       resolve: async (_root, { input }, ctx) => {
-        const consent = await setConsent(ctx.em, workspaceOf(ctx), {
+        const consent = await setConsent(ctx.em, workspaceIdOf(ctx), {
           profileId: input.profileId.id,
           purpose: input.purpose,
           granted: input.granted,
@@ -131,7 +123,7 @@ export function privacySchema(builder: AtriumBuilder, refs: CoreRefs, runtime: M
       authScopes: { admin: true },
       errors: { types: [NotFoundError] },
       resolve: async (_root, { input }, ctx) => ({
-        document: await exportProfile(ctx.em, workspaceOf(ctx), input.profileId.id, {
+        document: await exportProfile(ctx.em, workspaceIdOf(ctx), input.profileId.id, {
           exportedBy: actorOf(ctx),
           hooks: runtime.dataSubjectHooks,
         }),
@@ -185,7 +177,7 @@ export function privacySchema(builder: AtriumBuilder, refs: CoreRefs, runtime: M
       resolve: async (_root, { input }, ctx) => ({
         erasure: await eraseProfile(
           ctx.em,
-          workspaceOf(ctx),
+          workspaceIdOf(ctx),
           input.profileId.id,
           { requestedBy: actorOf(ctx), reason: input.reason },
           runtime.dataSubjectHooks,
@@ -208,7 +200,7 @@ export function privacySchema(builder: AtriumBuilder, refs: CoreRefs, runtime: M
     t.field({
       type: [RetentionPolicyRef],
       authScopes: { admin: true },
-      resolve: (_root, _args, ctx) => retentionPoliciesOf(ctx.em, workspaceOf(ctx)),
+      resolve: (_root, _args, ctx) => retentionPoliciesOf(ctx.em, workspaceIdOf(ctx)),
     }),
   );
 
@@ -226,7 +218,7 @@ export function privacySchema(builder: AtriumBuilder, refs: CoreRefs, runtime: M
       authScopes: { admin: true },
       errors: { types: [ValidationError] },
       resolve: async (_root, { input }, ctx) => ({
-        policy: await setRetentionPolicy(ctx.em, workspaceOf(ctx), input),
+        policy: await setRetentionPolicy(ctx.em, workspaceIdOf(ctx), input),
       }),
     },
     { outputFields: (t) => ({ policy: t.field({ type: RetentionPolicyRef, resolve: (p) => p.policy }) }) },
@@ -239,7 +231,7 @@ export function privacySchema(builder: AtriumBuilder, refs: CoreRefs, runtime: M
       authScopes: { admin: true },
       errors: { types: [ValidationError, NotFoundError] },
       resolve: async (_root, { input }, ctx) => {
-        await removeRetentionPolicy(ctx.em, workspaceOf(ctx), input.eventType);
+        await removeRetentionPolicy(ctx.em, workspaceIdOf(ctx), input.eventType);
         return { eventType: input.eventType };
       },
     },
@@ -266,7 +258,7 @@ export function privacySchema(builder: AtriumBuilder, refs: CoreRefs, runtime: M
       description: "Deletes this workspace's events older than their policy now, not at the next hourly run",
       authScopes: { admin: true },
       resolve: async (_root, _args, ctx) => {
-        const outcome = await applyRetention(ctx.em, { workspaceId: workspaceOf(ctx) });
+        const outcome = await applyRetention(ctx.em, { workspaceId: workspaceIdOf(ctx) });
         return {
           total: outcome.total,
           deleted: Object.entries(outcome.deleted).map(([eventType, deleted]) => ({ eventType, deleted })),

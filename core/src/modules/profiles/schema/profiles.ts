@@ -1,5 +1,6 @@
 import { resolveOffsetConnection } from '@pothos/plugin-relay';
 import type { AtriumBuilder } from '../../../graphql/builder.ts';
+import { enumValues, workspaceIdOf } from '../../../graphql/helpers.ts';
 import type { CoreRefs } from '../../../graphql/refs.ts';
 import { NotFoundError, ValidationError } from '../../../kernel/errors.ts';
 import {
@@ -24,19 +25,11 @@ import {
 } from '../service/profiles.ts';
 import { defineTrait } from '../service/traits.ts';
 
-const upperEnum = <T extends string>(values: readonly T[]) =>
-  Object.fromEntries(values.map((v) => [v.toUpperCase(), { value: v }])) as Record<string, { value: T }>;
-
-function workspaceOf(ctx: { workspace: { id: string } | null }): string {
-  if (!ctx.workspace) throw new Error('an authenticated request always has a workspace');
-  return ctx.workspace.id;
-}
-
 /** Profiles as agents see them: traits, identities, timeline; merges with their reasons. */
 export function profilesSchema(builder: AtriumBuilder, refs: CoreRefs): void {
-  const IdentityTypeEnum = builder.enumType('IdentityType', { values: upperEnum(identityTypes) });
-  const EventTypeEnum = builder.enumType('EventType', { values: upperEnum(eventTypes) });
-  const TraitKindEnum = builder.enumType('TraitKind', { values: upperEnum(traitKinds) });
+  const IdentityTypeEnum = builder.enumType('IdentityType', { values: enumValues(identityTypes) });
+  const EventTypeEnum = builder.enumType('EventType', { values: enumValues(eventTypes) });
+  const TraitKindEnum = builder.enumType('TraitKind', { values: enumValues(traitKinds) });
 
   const IdentityRef = builder.objectRef<IdentityEntity>('Identity').implement({
     description: 'A normalised key (e-mail, phone, user id, anonymous id) that points at one profile',
@@ -171,7 +164,7 @@ export function profilesSchema(builder: AtriumBuilder, refs: CoreRefs): void {
         mergedId: t.arg.globalID({ required: true, for: refs.Profile }),
       },
       resolve: (_root, args, ctx) =>
-        previewMerge(ctx.em, workspaceOf(ctx), args.survivorId.id, args.mergedId.id),
+        previewMerge(ctx.em, workspaceIdOf(ctx), args.survivorId.id, args.mergedId.id),
     }),
   );
 
@@ -189,7 +182,7 @@ export function profilesSchema(builder: AtriumBuilder, refs: CoreRefs): void {
       resolve: async (_root, { input }, ctx) => ({
         profile: await setProfileTraits(
           ctx.em,
-          workspaceOf(ctx),
+          workspaceIdOf(ctx),
           input.profileId.id,
           input.traits as Record<string, unknown>,
         ),
@@ -211,7 +204,7 @@ export function profilesSchema(builder: AtriumBuilder, refs: CoreRefs): void {
       authScopes: { agent: true },
       errors: { types: [ValidationError, NotFoundError] },
       resolve: async (_root, { input }, ctx) => {
-        const outcome = await mergeProfilesManually(ctx.em, workspaceOf(ctx), {
+        const outcome = await mergeProfilesManually(ctx.em, workspaceIdOf(ctx), {
           survivorId: input.survivorId.id,
           mergedId: input.mergedId.id,
           actor: ctx.principal?.subject ?? 'unknown',
@@ -253,7 +246,7 @@ export function profilesSchema(builder: AtriumBuilder, refs: CoreRefs): void {
       authScopes: { admin: true },
       errors: { types: [ValidationError] },
       resolve: async (_root, { input }, ctx) => ({
-        trait: await defineTrait(ctx.em, workspaceOf(ctx), input),
+        trait: await defineTrait(ctx.em, workspaceIdOf(ctx), input),
       }),
     },
     { outputFields: (t) => ({ trait: t.field({ type: TraitDefinitionRef, resolve: (p) => p.trait }) }) },
@@ -282,7 +275,7 @@ export function profilesSchema(builder: AtriumBuilder, refs: CoreRefs): void {
     t.field({
       type: [IdentityRuleRef],
       authScopes: { admin: true },
-      resolve: async (_root, _args, ctx) => rulesList(await identityRulesOf(ctx.em, workspaceOf(ctx))),
+      resolve: async (_root, _args, ctx) => rulesList(await identityRulesOf(ctx.em, workspaceIdOf(ctx))),
     }),
   );
 
@@ -299,7 +292,7 @@ export function profilesSchema(builder: AtriumBuilder, refs: CoreRefs): void {
       authScopes: { admin: true },
       errors: { types: [ValidationError] },
       resolve: async (_root, { input }, ctx) => ({
-        rules: rulesList(await setIdentityRule(ctx.em, workspaceOf(ctx), input)),
+        rules: rulesList(await setIdentityRule(ctx.em, workspaceIdOf(ctx), input)),
       }),
     },
     { outputFields: (t) => ({ rules: t.field({ type: [IdentityRuleRef], resolve: (p) => p.rules }) }) },

@@ -1,5 +1,6 @@
 import { resolveOffsetConnection } from '@pothos/plugin-relay';
 import type { AtriumBuilder } from '../../../graphql/builder.ts';
+import { enumValues, workspaceIdOf } from '../../../graphql/helpers.ts';
 import type { CoreRefs } from '../../../graphql/refs.ts';
 import { NotFoundError, ValidationError } from '../../../kernel/errors.ts';
 import type { ModuleRuntime } from '../../../kernel/plugin.ts';
@@ -19,19 +20,11 @@ import {
 } from '../segments/service.ts';
 import { computedTraitsSchema } from './computed-traits.ts';
 
-const upperEnum = <T extends string>(values: readonly T[]) =>
-  Object.fromEntries(values.map((v) => [v.toUpperCase(), { value: v }])) as Record<string, { value: T }>;
-
-function workspaceOf(ctx: { workspace: { id: string } | null }): string {
-  if (!ctx.workspace) throw new Error('an authenticated request always has a workspace');
-  return ctx.workspace.id;
-}
-
 /** Segments for editors (define, preview, archive), analysts (sizes) and agents (members). */
 export function segmentsSchema(builder: AtriumBuilder, refs: CoreRefs, runtime: ModuleRuntime): void {
   const operators = () => operatorRegistry(runtime.segmentOperators);
-  const StatusEnum = builder.enumType('SegmentStatus', { values: upperEnum(segmentStatuses) });
-  const ArgTypeEnum = builder.enumType('OperatorArgType', { values: upperEnum(argTypes) });
+  const StatusEnum = builder.enumType('SegmentStatus', { values: enumValues(segmentStatuses) });
+  const ArgTypeEnum = builder.enumType('OperatorArgType', { values: enumValues(argTypes) });
 
   const ArgRef = builder.objectRef<ArgDef & { name: string }>('OperatorArg').implement({
     description: 'One argument of a segment operator or computed-trait kind: what a form field needs',
@@ -172,7 +165,7 @@ export function segmentsSchema(builder: AtriumBuilder, refs: CoreRefs, runtime: 
         sampleSize: t.arg.int({ required: false, defaultValue: 10 }),
       },
       resolve: (_root, args, ctx) =>
-        previewSegment(ctx.em, workspaceOf(ctx), operators(), args.condition, args.sampleSize ?? 10),
+        previewSegment(ctx.em, workspaceIdOf(ctx), operators(), args.condition, args.sampleSize ?? 10),
     }),
   );
 
@@ -193,7 +186,7 @@ export function segmentsSchema(builder: AtriumBuilder, refs: CoreRefs, runtime: 
       authScopes: { editor: true },
       errors: { types: [ValidationError] },
       resolve: async (_root, { input }, ctx) => ({
-        segment: await createSegment(ctx.em, runtime.jobs, workspaceOf(ctx), operators(), input),
+        segment: await createSegment(ctx.em, runtime.jobs, workspaceIdOf(ctx), operators(), input),
       }),
     },
     { outputFields: (t) => ({ segment: t.field({ type: SegmentRef, resolve: (p) => p.segment }) }) },
@@ -217,7 +210,7 @@ export function segmentsSchema(builder: AtriumBuilder, refs: CoreRefs, runtime: 
       authScopes: { editor: true },
       errors: { types: [ValidationError, NotFoundError] },
       resolve: async (_root, { input }, ctx) => ({
-        segment: await updateSegment(ctx.em, runtime.jobs, workspaceOf(ctx), operators(), {
+        segment: await updateSegment(ctx.em, runtime.jobs, workspaceIdOf(ctx), operators(), {
           ...input,
           id: input.id.id,
         }),
@@ -233,7 +226,7 @@ export function segmentsSchema(builder: AtriumBuilder, refs: CoreRefs, runtime: 
       authScopes: { editor: true },
       errors: { types: [ValidationError, NotFoundError] },
       resolve: async (_root, { input }, ctx) => ({
-        segment: await archiveSegment(ctx.em, workspaceOf(ctx), operators(), input.id.id),
+        segment: await archiveSegment(ctx.em, workspaceIdOf(ctx), operators(), input.id.id),
       }),
     },
     { outputFields: (t) => ({ segment: t.field({ type: SegmentRef, resolve: (p) => p.segment }) }) },

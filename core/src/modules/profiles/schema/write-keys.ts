@@ -1,15 +1,11 @@
 import { resolveOffsetConnection } from '@pothos/plugin-relay';
 import type { AtriumBuilder } from '../../../graphql/builder.ts';
+import { workspaceIdOf } from '../../../graphql/helpers.ts';
 import type { CoreRefs } from '../../../graphql/refs.ts';
 import { NotFoundError, ValidationError } from '../../../kernel/errors.ts';
 import type { ModuleRuntime } from '../../../kernel/plugin.ts';
 import { WriteKey, type WriteKeyEntity } from '../entities.ts';
 import { createWriteKey, revokeWriteKey, writeKeyAuthenticatorOf } from '../service/write-keys.ts';
-
-function workspaceOf(ctx: { workspace: { id: string } | null }): string {
-  if (!ctx.workspace) throw new Error('an authenticated request always has a workspace');
-  return ctx.workspace.id;
-}
 
 /** Admins issue and revoke the keys websites and apps send events with; the key is shown once. */
 export function writeKeysSchema(builder: AtriumBuilder, _refs: CoreRefs, runtime: ModuleRuntime): void {
@@ -45,7 +41,7 @@ export function writeKeysSchema(builder: AtriumBuilder, _refs: CoreRefs, runtime
     {
       authScopes: { admin: true },
       errors: { types: [ValidationError] },
-      resolve: (_root, { input }, ctx) => createWriteKey(ctx.em, workspaceOf(ctx), input),
+      resolve: (_root, { input }, ctx) => createWriteKey(ctx.em, workspaceIdOf(ctx), input),
     },
     {
       outputFields: (t) => ({
