@@ -28,7 +28,7 @@ try {
     databaseUrl: url.toString(),
     modules,
     poolMax: 2,
-    logger: createLogger('warn'),
+    logger: createLogger('silent'),
   });
   await migrate(orm);
   console.log((await schemaDrift(orm)) || '-- no drift: migrations match the entities');

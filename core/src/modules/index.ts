@@ -1,8 +1,15 @@
 import type { AnyModule } from '../kernel/plugin.ts';
 import { apiKeysModule } from './api-keys/index.ts';
+import { contentModule } from './content/index.ts';
 import { outboxModule } from './outbox/index.ts';
 import { profilesModule } from './profiles/index.ts';
 import { workspacesModule } from './workspaces/index.ts';
 
 /** Always loaded, in this order, before any plugin. */
-export const coreModules: AnyModule[] = [workspacesModule, apiKeysModule, outboxModule, profilesModule];
+export const coreModules: AnyModule[] = [
+  workspacesModule,
+  apiKeysModule,
+  outboxModule,
+  profilesModule,
+  contentModule,
+];

@@ -1,0 +1,10 @@
+import { composeParts, defineModule } from '../../kernel/plugin.ts';
+import { ContentEntry, ContentLocale, ContentType, ContentVersion, WorkflowTransition } from './entities.ts';
+
+/** Headless content: types as data, localized versioned entries, review workflow, variants. */
+export const contentModule = defineModule({
+  name: 'content',
+  entities: [ContentType, ContentLocale, ContentEntry, ContentVersion, WorkflowTransition],
+  // Each concern adds its part: one line here per part.
+  ...composeParts([]),
+});
