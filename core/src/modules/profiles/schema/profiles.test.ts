@@ -173,3 +173,20 @@ test('identity rules are admin settings with typed errors', async () => {
   const forbidden = await agent().query('{ identityRules { type } }');
   assert.equal(forbidden.errors?.[0]?.extensions?.code, 'FORBIDDEN');
 });
+
+test('trait names are taken as clients write them, except a leading $', async () => {
+  const id = await profileWith([['user_id', 'u-names']]);
+  const set = (traits: Record<string, unknown>) =>
+    agent().ok(
+      `mutation ($id: ID!, $traits: JSON!) { setProfileTraits(input: { profileId: $id, traits: $traits }) { __typename ... on ValidationError { field } } }`,
+      { id: gid(id), traits },
+    );
+  assert.equal(
+    (await set({ 'First Name': 'Ada', 'plan.tier': 'gold' })).setProfileTraits.__typename,
+    'SetProfileTraitsPayload',
+  );
+  assert.deepEqual((await set({ $where: 'x' })).setProfileTraits, {
+    __typename: 'ValidationError',
+    field: 'traits.$where',
+  });
+});

@@ -12,7 +12,7 @@ import {
 import { type IdentityKey, normaliseIdentity } from './identities.ts';
 import { identityRulesOf } from './identity-rules.ts';
 import { type MergeOutcome, mergeLimitBreach, mergeProfiles } from './merge.ts';
-import { traitSchemaOf, validateTraits } from './traits.ts';
+import { isTraitName, traitSchemaOf, validateTraits } from './traits.ts';
 
 export interface ProfileFilter {
   /** Profiles whose trait `key` equals `equals` (JSON equality). */
@@ -34,8 +34,7 @@ export async function findProfiles(
 ): Promise<ProfileEntity[]> {
   const where: FilterQuery<ProfileEntity>[] = [];
   for (const [i, t] of (filter.traits ?? []).entries()) {
-    if (!/^[A-Za-z_][A-Za-z0-9_.-]{0,199}$/.test(t.key))
-      throw new ValidationError('unknown trait name', `filter.traits[${i}].key`);
+    if (!isTraitName(t.key)) throw new ValidationError('not a trait name', `filter.traits[${i}].key`);
     where.push({ traits: { [t.key]: t.equals } } as FilterQuery<ProfileEntity>);
   }
   if (filter.identity) {

@@ -2,7 +2,15 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { ValidationError } from '../../../kernel/errors.ts';
 import { TraitDefinition, type TraitDefinitionEntity, type TraitKind, traitKinds } from '../entities.ts';
 
-const TRAIT_KEY = /^[A-Za-z_][A-Za-z0-9_.-]{0,199}$/;
+/**
+ * Clients send trait names as people write them ("First Name", "plan.tier"): any printable
+ * name up to 200 characters, except a leading `$` (reserved for operators in JSON queries).
+ */
+const TRAIT_NAME = /^[^\p{Cc}$][^\p{Cc}]{0,199}$/u;
+
+export function isTraitName(key: string): boolean {
+  return TRAIT_NAME.test(key);
+}
 
 /** The workspace's declared traits by key; traits without a definition are free-form. */
 export async function traitSchemaOf(em: EntityManager, workspaceId: string): Promise<Map<string, TraitKind>> {
@@ -21,8 +29,12 @@ export function validateTraits(
   }
   for (const [key, value] of Object.entries(traits)) {
     const field = `${prefix}.${key}`;
-    if (!TRAIT_KEY.test(key))
-      throw new ValidationError(`${field}: trait names are letters, digits, _ . - (up to 200)`, field);
+    if (!isTraitName(key)) {
+      throw new ValidationError(
+        `${field}: a trait name is 1 to 200 printable characters, not starting with $`,
+        field,
+      );
+    }
     const kind = schema.get(key);
     if (kind && value !== null && !fitsKind(value, kind)) {
       throw new ValidationError(
@@ -56,7 +68,8 @@ export async function defineTrait(
   workspaceId: string,
   input: { key: string; kind: TraitKind; description?: string | null },
 ): Promise<TraitDefinitionEntity> {
-  if (!TRAIT_KEY.test(input.key)) throw new ValidationError('key: letters, digits, _ . - (up to 200)', 'key');
+  if (!isTraitName(input.key))
+    throw new ValidationError('key: 1 to 200 printable characters, not starting with $', 'key');
   if (!traitKinds.includes(input.kind))
     throw new ValidationError(`kind must be one of ${traitKinds.join(', ')}`, 'kind');
   const existing = await em.findOne(TraitDefinition, { workspace: workspaceId, key: input.key });
