@@ -22,6 +22,8 @@ import { type AnyRuntime, bindDataSubjectHooks, type DataSubjectHooks } from './
 import { coreModules } from './modules/index.ts';
 import { OutboxDispatcher, type RegisteredSubscription } from './modules/outbox/dispatcher.ts';
 import { WorkspaceLookup } from './modules/workspaces/service.ts';
+import type { SearchEngine } from './search/engine.ts';
+import { createSearchEngine } from './search/index.ts';
 
 export type ProcessRole = 'all' | 'api' | 'worker';
 
@@ -39,6 +41,8 @@ export interface Atrium {
   logger: Logger;
   orm: MikroORM;
   jobs: Jobs;
+  /** The engine SEARCH_ENGINE chose; modules reach it as `runtime.search`. */
+  search: SearchEngine;
   modules: LoadedModule[];
   /** Starts listening; resolves with the base URL. */
   listen(port?: number, host?: string): Promise<string>;
@@ -91,6 +95,8 @@ export async function createAtrium(options: AtriumOptions): Promise<Atrium> {
   const dataSubjectHooks: DataSubjectHooks[] = [];
   // Extension points that the core hosts but any module may extend: collected once from all modules.
   const segmentOperators = modules.flatMap((m) => m.definition.segmentOperators ?? []);
+  const searchSources = modules.flatMap((m) => m.definition.searchSources ?? []);
+  const search = createSearchEngine(settings, orm, logger.child({ component: 'search' }));
   const runtimes = new Map<LoadedModule, AnyRuntime>(
     modules.map((m) => [
       m,
@@ -103,6 +109,8 @@ export async function createAtrium(options: AtriumOptions): Promise<Atrium> {
         settings,
         dataSubjectHooks,
         segmentOperators,
+        search,
+        searchSources,
       },
     ]),
   );
@@ -157,10 +165,11 @@ export async function createAtrium(options: AtriumOptions): Promise<Atrium> {
   const graphqlLogger = logger.child({ component: 'graphql' });
   const graphiql = settings.NODE_ENV !== 'production';
   const workspaces = new WorkspaceLookup();
-  const yoga = (schema: typeof schemas.admin, endpoint: string) =>
+  const yoga = (schema: typeof schemas.admin, endpoint: string, graph: 'admin' | 'public') =>
     createGraphQLHandler({
       schema,
       endpoint,
+      graph,
       orm,
       authenticator,
       workspaces,
@@ -179,6 +188,8 @@ export async function createAtrium(options: AtriumOptions): Promise<Atrium> {
       if (!response.ok) throw new Error(`${certs} answered ${response.status}`);
     });
   }
+  // The PostgreSQL engine is the database, which the check above covers.
+  if (search.kind !== 'postgres') healthChecks.set('search', () => search.health());
   for (const m of modules) {
     for (const [name, check] of Object.entries(m.definition.healthChecks ?? {})) {
       healthChecks.set(`${m.definition.name}.${name}`, () => check(runtimeOf(m)));
@@ -199,8 +210,8 @@ export async function createAtrium(options: AtriumOptions): Promise<Atrium> {
     logger,
     metrics: createMetrics(),
     graphql: [
-      { path: '/graphql', yoga: yoga(schemas.admin, '/graphql') },
-      { path: '/public/graphql', yoga: yoga(schemas.public, '/public/graphql') },
+      { path: '/graphql', yoga: yoga(schemas.admin, '/graphql', 'admin') },
+      { path: '/public/graphql', yoga: yoga(schemas.public, '/public/graphql', 'public') },
     ],
     healthChecks,
     isShuttingDown: () => shuttingDown,
@@ -223,6 +234,7 @@ export async function createAtrium(options: AtriumOptions): Promise<Atrium> {
     await dispatcher.stop();
     await jobs.stop(deadline);
     for (const m of [...modules].reverse()) await m.definition.onDestroy?.(runtimeOf(m));
+    await search.close?.();
     await orm.close();
     await embedded?.stop();
     logger.info('atrium stopped');
@@ -233,6 +245,7 @@ export async function createAtrium(options: AtriumOptions): Promise<Atrium> {
     logger,
     orm,
     jobs,
+    search,
     modules,
     async listen(port = settings.PORT, host = settings.HOST) {
       if (role === 'worker') throw new Error('a worker process does not serve HTTP');

@@ -38,7 +38,7 @@ async function refused(token: string, reason: RegExp) {
 describe('Keycloak access tokens (verified by keycloak-connect against the realm keys)', () => {
   test('a valid token maps realm roles to scopes and the workspace claim to the workspace', async () => {
     const data = await asBearer(issuer.sign({ workspace: 'demo', ...roles('editor') })).ok(VIEWER);
-    assert.deepEqual(data.viewer.scopes, ['editor', 'viewer']);
+    assert.deepEqual(data.viewer.scopes, ['editor', 'viewer', 'reader']);
     assert.equal(data.viewer.workspace.slug, 'demo');
     assert.equal(data.viewer.kind, 'user');
   });
@@ -50,7 +50,7 @@ describe('Keycloak access tokens (verified by keycloak-connect against the realm
       resource_access: { 'atrium-api': { roles: ['analyst'] }, other: { roles: ['admin'] } },
     });
     const data = await asBearer(token).ok(VIEWER);
-    assert.deepEqual(data.viewer.scopes, ['analyst', 'viewer']);
+    assert.deepEqual(data.viewer.scopes, ['analyst', 'viewer', 'reader']);
     assert.equal(data.viewer.kind, 'service');
   });
 
@@ -79,7 +79,7 @@ describe('Keycloak access tokens (verified by keycloak-connect against the realm
 
   test('a token without the needed role is refused per field with FORBIDDEN', async () => {
     const viewerOnly = asBearer(issuer.sign({ workspace: 'demo', ...roles('viewer') }));
-    assert.deepEqual((await viewerOnly.ok(VIEWER)).viewer.scopes, ['viewer']);
+    assert.deepEqual((await viewerOnly.ok(VIEWER)).viewer.scopes, ['viewer', 'reader']);
     const result = await viewerOnly.query('{ apiKeys { edges { node { id } } } }');
     assert.equal(result.errors?.[0]?.extensions?.code, 'FORBIDDEN');
     assert.equal(result.data ?? null, null);
@@ -118,7 +118,7 @@ describe('dev tokens and API keys', () => {
     assert.match(secret, /^atk_/);
     assert.ok(secret.includes(apiKey.prefix));
     const viaHeader = await env.adminClient.withHeaders({ 'x-api-key': secret }).ok(VIEWER);
-    assert.deepEqual(viaHeader.viewer.scopes, ['editor', 'viewer']);
+    assert.deepEqual(viaHeader.viewer.scopes, ['editor', 'viewer', 'reader']);
     assert.equal(viaHeader.viewer.kind, 'api-key');
     assert.equal((await asBearer(secret).ok(VIEWER)).viewer.workspace.slug, 'demo');
 

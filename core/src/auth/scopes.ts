@@ -1,14 +1,19 @@
 /** The roles Keycloak grants and the GraphQL scopes they become. */
-export const scopeNames = ['admin', 'editor', 'agent', 'analyst', 'viewer'] as const;
+export const scopeNames = ['admin', 'editor', 'reviewer', 'agent', 'analyst', 'viewer', 'reader'] as const;
 export type Scope = (typeof scopeNames)[number];
 
-/** A role carries its own scope and the ones beneath it; admin holds every scope. */
+/**
+ * A role carries its own scope and the ones beneath it; admin holds every scope. `reviewer`
+ * approves content; `reader` only reads published public content (a frontend's public key).
+ */
 const impliedScopes: Record<Scope, readonly Scope[]> = {
   admin: scopeNames,
-  editor: ['editor', 'viewer'],
-  agent: ['agent', 'viewer'],
-  analyst: ['analyst', 'viewer'],
-  viewer: ['viewer'],
+  editor: ['editor', 'viewer', 'reader'],
+  reviewer: ['reviewer', 'viewer', 'reader'],
+  agent: ['agent', 'viewer', 'reader'],
+  analyst: ['analyst', 'viewer', 'reader'],
+  viewer: ['viewer', 'reader'],
+  reader: ['reader'],
 };
 
 export function isScope(value: string): value is Scope {

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 import { AtriumError } from '../kernel/errors.ts';
 import { migrateCommand } from './migrate.ts';
+import { reindexCommand } from './reindex.ts';
 import { schemaCommand } from './schema.ts';
 import { seedCommand } from './seed.ts';
 import { startCommand } from './start.ts';
@@ -13,6 +14,8 @@ Commands:
   api                   serve the API only (scale it apart from the workers)
   worker                run the workers only (outbox deliveries and plugin jobs)
   migrate               apply pending database migrations of core and plugins
+  reindex [--workspace SLUG] [--collection NAME]
+                        drop and rebuild search collections from their sources
   seed --demo           create the demo workspace and print a new write key for it
   token --role R --workspace W [--subject S] [--ttl SECONDS]
                         print a locally signed dev token (refused in production)
@@ -33,6 +36,13 @@ async function main(): Promise<void> {
       return startCommand('worker');
     case 'migrate':
       return migrateCommand();
+    case 'reindex':
+      return reindexCommand(
+        parseArgs({
+          args: rest,
+          options: { workspace: { type: 'string' }, collection: { type: 'string' } },
+        }).values,
+      );
     case 'seed':
       return seedCommand(parseArgs({ args: rest, options: { demo: { type: 'boolean' } } }).values);
     case 'token':

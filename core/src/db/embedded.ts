@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
+import { pg_trgm } from '@electric-sql/pglite/contrib/pg_trgm';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 import type { Logger } from '../kernel/logger.ts';
 
@@ -20,7 +21,8 @@ export interface EmbeddedDatabase {
 export async function startEmbeddedDatabase(dataDir: string, logger: Logger): Promise<EmbeddedDatabase> {
   const dir = resolve(dataDir, 'pgdata');
   mkdirSync(dir, { recursive: true });
-  const db = await PGlite.create({ dataDir: dir });
+  // pg_trgm gives the PostgreSQL search engine its typo tolerance (PGlite ships contrib separately).
+  const db = await PGlite.create({ dataDir: dir, extensions: { pg_trgm } });
   const port = await freePort();
   const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port, maxConnections: 20 });
   await server.start();

@@ -40,9 +40,11 @@ export function createBuilder(limits: GraphQLLimits) {
           authenticated: ctx.principal !== null,
           admin: has('admin'),
           editor: has('editor'),
+          reviewer: has('reviewer'),
           agent: has('agent'),
           analyst: has('analyst'),
           viewer: has('viewer'),
+          reader: has('reader'),
         };
       },
       unauthorizedError: (_parent, ctx, info) =>

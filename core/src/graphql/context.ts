@@ -6,6 +6,8 @@ import type { WorkspaceEntity } from '../modules/workspaces/entities.ts';
 /** What every resolver receives: who is asking, in which workspace, and a request-scoped EM. */
 export interface GraphQLContext {
   requestId: string;
+  /** Which sub-graph serves the request: the Public graph never shows internal content. */
+  graph: 'admin' | 'public';
   principal: Principal | null;
   /** The caller's workspace; null only for anonymous requests. */
   workspace: WorkspaceEntity | null;

@@ -13,6 +13,7 @@ import type { GraphQLContext } from './context.ts';
 export interface YogaOptions {
   schema: GraphQLSchema;
   endpoint: string;
+  graph: 'admin' | 'public';
   orm: MikroORM;
   authenticator: Authenticator;
   workspaces: WorkspaceLookup;
@@ -66,7 +67,14 @@ async function createContext(koa: KoaContext, options: YogaOptions): Promise<Gra
     if (!principal) {
       // Anonymous callers match no workspace: a filter on an impossible id, never "all".
       em.setFilterParams(WORKSPACE_FILTER, { id: '00000000-0000-0000-0000-000000000000' });
-      return { requestId: koa.state.requestId, principal: null, workspace: null, em, logger };
+      return {
+        requestId: koa.state.requestId,
+        graph: options.graph,
+        principal: null,
+        workspace: null,
+        em,
+        logger,
+      };
     }
     const workspace = await options.workspaces.bySlug(em, principal.workspaceSlug);
     if (!workspace) {
@@ -77,6 +85,7 @@ async function createContext(koa: KoaContext, options: YogaOptions): Promise<Gra
     em.setFilterParams(WORKSPACE_FILTER, { id: workspace.id });
     return {
       requestId: koa.state.requestId,
+      graph: options.graph,
       principal,
       workspace,
       em,

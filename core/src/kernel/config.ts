@@ -48,6 +48,16 @@ const settingsSchema = z.object({
   JOBS_SUPERVISE_INTERVAL_S: z.coerce.number().int().min(1).max(3600).default(30),
   /** Tracking API requests per second per write key and process (a token bucket; 429 beyond). */
   INGEST_RATE_PER_SECOND: z.coerce.number().int().min(1).max(1_000_000).default(2000),
+  /** Where links in llms.txt, sitemaps and JSON-LD point: this server as the public reaches it. */
+  PUBLIC_BASE_URL: z.url({ protocol: /^https?$/ }).default('http://localhost:4000'),
+  /** Machine-readable content requests (JSON-LD, llms.txt, sitemap) per second per client address. */
+  PUBLIC_CONTENT_RATE_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(20),
+  /** Where search documents live: PostgreSQL full-text search (default) or a Meilisearch server. */
+  SEARCH_ENGINE: z.enum(['postgres', 'meilisearch']).default('postgres'),
+  /** The Meilisearch server, e.g. http://meilisearch:7700; required when SEARCH_ENGINE=meilisearch. */
+  MEILI_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** Meilisearch's API key (a secret: never logged). */
+  MEILI_API_KEY: z.string().min(1).optional(),
 });
 
 type RawSettings = z.infer<typeof settingsSchema>;
@@ -109,11 +119,17 @@ export function parseSettings(
       'is required when AUTH_ISSUER_URL is set (the client id tokens are for)',
     );
   }
+  if (s.SEARCH_ENGINE === 'meilisearch' && !s.MEILI_URL) {
+    throw new ConfigError(
+      'MEILI_URL',
+      'is required when SEARCH_ENGINE=meilisearch (the server, e.g. http://meilisearch:7700)',
+    );
+  }
   return { ...s, AUTH_DEV_TOKENS: s.AUTH_DEV_TOKENS ?? !production };
 }
 
 function isSecret(setting: string): boolean {
-  return /URL|SECRET|PASSWORD|TOKEN/.test(setting) && setting !== 'AUTH_ISSUER_URL';
+  return /URL|SECRET|PASSWORD|TOKEN|KEY/.test(setting) && setting !== 'AUTH_ISSUER_URL';
 }
 
 /** Loads `atrium.config.ts` (or ATRIUM_CONFIG) when it exists, then the environment. */

@@ -47,6 +47,11 @@ export function loadModules(coreModules: AnyModule[], plugins: AtriumPlugin[]): 
   assertUnique(loaded, (m) => (m.definition.migrations ?? []).map((x) => x.name), 'migration');
   assertUnique(loaded, (m) => (m.definition.entities ?? []).map((e) => e.meta.className), 'entity');
   assertUnique(loaded, (m) => (m.definition.segmentOperators ?? []).map((o) => o.code), 'segment operator');
+  assertUnique(
+    loaded,
+    (m) => (m.definition.searchSources ?? []).map((s) => s.collection),
+    'search collection',
+  );
   return loaded;
 }
 

@@ -5,6 +5,8 @@ import type { z } from 'zod';
 import type { AtriumBuilder } from '../graphql/builder.ts';
 import type { CoreRefs } from '../graphql/refs.ts';
 import type { AnySegmentOperator } from '../modules/profiles/segments/operators.ts';
+import type { SearchEngine } from '../search/engine.ts';
+import type { SearchSource } from '../search/indexing.ts';
 import type { Settings } from './config.ts';
 import type { DomainEvent } from './events.ts';
 import type { JobQueue } from './jobs.ts';
@@ -29,6 +31,10 @@ export interface ModuleRuntime<Config = unknown> {
   dataSubjectHooks: readonly DataSubjectHooks[];
   /** Every module's segment condition operators (core's built-ins first): what segments evaluate with. */
   segmentOperators: readonly AnySegmentOperator[];
+  /** The search engine the settings chose (SEARCH_ENGINE): query it; index through `searchSources`. */
+  search: SearchEngine;
+  /** Every module's search sources (collection → how its documents are made): what indexing and reindex walk. */
+  searchSources: readonly SearchSource[];
 }
 
 /** The person a GDPR export or erasure concerns, and the transaction it runs in. */
@@ -125,6 +131,12 @@ export interface ModuleDefinition<Config = unknown> {
    * modules, so a plugin prefixes its own (`loyalty.tier`). Stored in conditions as `{ op: code, args }`.
    */
   segmentOperators?: AnySegmentOperator[];
+  /**
+   * Collections this module fills in the search engine, each with its settings and how to turn its
+   * rows into documents; the core's search module indexes them on `search.index` jobs and on
+   * `atrium reindex`. Collection names are unique across modules. See docs/search.md.
+   */
+  searchSources?: SearchSource[];
   onInit?: (runtime: ModuleRuntime<Config>) => Promise<void> | void;
   onDestroy?: (runtime: ModuleRuntime<Config>) => Promise<void> | void;
   /**

@@ -1,4 +1,5 @@
 import type { AnyModule } from '../kernel/plugin.ts';
+import { searchModule } from '../search/index.ts';
 import { apiKeysModule } from './api-keys/index.ts';
 import { contentModule } from './content/index.ts';
 import { outboxModule } from './outbox/index.ts';
@@ -12,4 +13,5 @@ export const coreModules: AnyModule[] = [
   outboxModule,
   profilesModule,
   contentModule,
+  searchModule,
 ];

@@ -2,10 +2,14 @@ import type { MigrationDefinition } from '../../kernel/plugin.ts';
 import { CoreFoundation } from './core-0001-foundation.ts';
 import { CoreProfiles } from './core-0002-profiles.ts';
 import { CoreContent } from './core-0003-content.ts';
+import { CoreSearch } from './core-0004-search.ts';
+import { CoreContentWorkflow } from './core-0005-content-workflow.ts';
 
 /** The core's migrations, oldest first; plugins' follow in the order plugins are listed. */
 export const coreMigrations: MigrationDefinition[] = [
   { name: 'core-0001-foundation', class: CoreFoundation },
   { name: 'core-0002-profiles', class: CoreProfiles },
   { name: 'core-0003-content', class: CoreContent },
+  { name: 'core-0004-search', class: CoreSearch },
+  { name: 'core-0005-content-workflow', class: CoreContentWorkflow },
 ];

@@ -25,6 +25,8 @@ export interface FieldDefinition {
   localized?: boolean;
   /** For `reference`: the content type keys it may point at (any when empty). */
   referenceTypes?: string[];
+  /** For `reference`: a list of entry keys instead of one. */
+  multiple?: boolean;
   /** For `blocks`: the block type keys allowed in the list. */
   blockTypes?: string[];
   /** For `text`: limits; for `number`: min/max. */

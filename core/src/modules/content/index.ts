@@ -1,4 +1,6 @@
 import { composeParts, defineModule } from '../../kernel/plugin.ts';
+import { authoringPart } from './authoring.ts';
+import { deliveryPart } from './delivery/index.ts';
 import { ContentEntry, ContentLocale, ContentType, ContentVersion, WorkflowTransition } from './entities.ts';
 
 /** Headless content: types as data, localized versioned entries, review workflow, variants. */
@@ -6,5 +8,5 @@ export const contentModule = defineModule({
   name: 'content',
   entities: [ContentType, ContentLocale, ContentEntry, ContentVersion, WorkflowTransition],
   // Each concern adds its part: one line here per part.
-  ...composeParts([]),
+  ...composeParts([authoringPart, deliveryPart]),
 });

@@ -24,6 +24,25 @@ before(async () => {
 });
 after(() => env?.destroy());
 
+/** Waits until no background work (outbox, deliveries, recomputes, jobs) is left to change rows. */
+async function settled(): Promise<void> {
+  await waitFor(
+    async () => {
+      const [row] = await sql<{ n: string }>(
+        env.em(),
+        `select (select count(*) from outbox_event where published_at is null)
+           + (select count(*) from event_delivery where status = 'pending')
+           + (select count(*) from segment where status = 'computing')
+           + (select count(*) from pgboss.job where state in ('created', 'retry', 'active')
+                and singleton_key is distinct from 'every') as n`,
+      );
+      return Number(row?.n) === 0;
+    },
+    30000,
+    'background work to settle',
+  );
+}
+
 async function countRows(table: string): Promise<number> {
   return Number((await sql<{ n: string }>(env.em(), `select count(*) as n from ${table}`))[0]?.n);
 }
@@ -206,6 +225,7 @@ describe('recompute and preview', () => {
 
   test('a preview counts and samples without writing anything', async () => {
     const count = countRows;
+    await settled();
     const before = [await count('segment'), await count('segment_membership'), await count('outbox_event')];
     const data = await admin.ok(
       `query ($condition: JSON!) { segmentPreview(condition: $condition, sampleSize: 5) {
