@@ -5,6 +5,7 @@ import { contentScheduleJobs } from './service/schedule.ts';
 
 /** Content types, locales, entries, versions, the review workflow and its schedule. */
 export const authoringPart: ModulePart = {
-  schema: (builder) => contentEntriesSchema(builder, contentTypesSchema(builder)),
+  schema: (builder, _refs, runtime) =>
+    contentEntriesSchema(builder, contentTypesSchema(builder), runtime.segmentOperators),
   jobs: contentScheduleJobs,
 };

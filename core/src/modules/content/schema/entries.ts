@@ -3,6 +3,7 @@ import type { AtriumBuilder } from '../../../graphql/builder.ts';
 import type { GraphQLContext } from '../../../graphql/context.ts';
 import { enumValues, workspaceIdOf } from '../../../graphql/helpers.ts';
 import { ForbiddenError, NotFoundError, ValidationError } from '../../../kernel/errors.ts';
+import type { AnySegmentOperator } from '../../profiles/segments/operators.ts';
 import {
   ContentEntry,
   type ContentEntryEntity,
@@ -50,6 +51,7 @@ function actorOf(ctx: GraphQLContext): Actor {
 export function contentEntriesSchema(
   builder: AtriumBuilder,
   { ContentTypeRef }: { ContentTypeRef: ReturnType<typeof builder.objectRef<ContentTypeEntity>> },
+  operators: readonly AnySegmentOperator[],
 ) {
   const StatusEnum = builder.enumType('EntryStatus', { values: enumValues(entryStatuses) });
   const VisibilityEnum = builder.enumType('EntryVisibility', { values: enumValues(entryVisibilities) });
@@ -241,16 +243,23 @@ export function contentEntriesSchema(
         }),
         visibility: t.field({ type: VisibilityEnum }),
         tags: t.stringList(),
+        variants: t.field({
+          type: 'JSON',
+          description: '[{ key, audience: { segmentKey } | { condition }, fields }]',
+        }),
       }),
     },
     {
       authScopes: { editor: true },
       errors: { types: [ValidationError] },
       resolve: async (_root, { input }, ctx) => ({
-        entry: await createEntry(ctx.em, workspaceIdOf(ctx), actorOf(ctx), {
-          ...input,
-          fields: input.fields,
-        }),
+        entry: await createEntry(
+          ctx.em,
+          workspaceIdOf(ctx),
+          actorOf(ctx),
+          { ...input, fields: input.fields },
+          operators,
+        ),
       }),
     },
     { outputFields: (t) => ({ entry: t.field({ type: EntryRef, resolve: (p) => p.entry }) }) },
@@ -264,13 +273,20 @@ export function contentEntriesSchema(
         fields: t.field({ type: 'JSON', description: 'Given locales replace theirs; null removes a locale' }),
         visibility: t.field({ type: VisibilityEnum }),
         tags: t.stringList(),
+        variants: t.field({ type: 'JSON', description: 'Replaces the variants when given' }),
       }),
     },
     {
       authScopes: { editor: true },
       errors: { types: [ValidationError, NotFoundError] },
       resolve: async (_root, { input }, ctx) => ({
-        entry: await updateEntry(ctx.em, workspaceIdOf(ctx), actorOf(ctx), { ...input, id: input.id.id }),
+        entry: await updateEntry(
+          ctx.em,
+          workspaceIdOf(ctx),
+          actorOf(ctx),
+          { ...input, id: input.id.id },
+          operators,
+        ),
       }),
     },
     { outputFields: (t) => ({ entry: t.field({ type: EntryRef, resolve: (p) => p.entry }) }) },

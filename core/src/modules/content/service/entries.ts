@@ -1,6 +1,8 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sql } from '../../../db/sql.ts';
 import { NotFoundError, ValidationError } from '../../../kernel/errors.ts';
+import { type AnySegmentOperator, builtInSegmentOperators } from '../../profiles/segments/operators.ts';
+import { checkVariants } from '../delivery/variants.ts';
 import {
   ContentEntry,
   type ContentEntryEntity,
@@ -49,6 +51,7 @@ export async function checkVersionFields(
   em: EntityManager,
   type: ContentTypeEntity,
   raw: unknown,
+  operators: readonly AnySegmentOperator[] = builtInSegmentOperators,
 ): Promise<{ fields: VersionFields; references: string[] }> {
   if (!isObject(raw)) throw new ValidationError('fields: an object of locale → field values', 'fields');
   const locales = await listLocales(em);
@@ -56,7 +59,7 @@ export async function checkVersionFields(
   const blockTypes = new Map<string, BlockTypeShape>(
     (await listContentTypes(em, { isBlock: true })).map((t) => [t.key, { key: t.key, fields: t.fields }]),
   );
-  const ctx: ValueContext = { blockTypes, references: [] };
+  const ctx: ValueContext = { blockTypes, references: [], operators };
   const localized = type.fields.filter((f) => f.localized);
   const shared = type.fields.filter((f) => !f.localized);
   const fallbackTarget = defaultLocale(locales)?.code;
@@ -138,6 +141,8 @@ export interface EntryInput {
   fields: unknown;
   visibility?: EntryVisibility | null;
   tags?: readonly string[] | null;
+  /** Variants for audiences: `[{ key, audience: { segmentKey } | { condition }, fields }]`. */
+  variants?: unknown;
 }
 
 /** Creates an entry as a draft with its first working version. */
@@ -146,6 +151,7 @@ export async function createEntry(
   workspaceId: string,
   actor: Actor,
   input: EntryInput,
+  operators: readonly AnySegmentOperator[] = builtInSegmentOperators,
 ): Promise<ContentEntryEntity> {
   if (!ENTRY_KEY.test(input.key))
     throw new ValidationError('key: lower-case letters, digits and / _ . - (up to 200)', 'key');
@@ -153,7 +159,8 @@ export async function createEntry(
     const type = await entryTypeByKey(tem, input.type);
     if (await tem.findOne(ContentEntry, { key: input.key }))
       throw new ValidationError(`an entry with the key "${input.key}" exists`, 'key');
-    const { fields, references } = await checkVersionFields(tem, type, input.fields);
+    const { fields, references } = await checkVersionFields(tem, type, input.fields, operators);
+    const variants = checkVariants(input.variants, operators);
     const entry = tem.create(ContentEntry, {
       workspace: workspaceId,
       type,
@@ -170,6 +177,7 @@ export async function createEntry(
       entry,
       version: 1,
       fields,
+      variants,
       references,
       createdBy: actor.subject,
     });
@@ -184,6 +192,8 @@ export interface EntryUpdate {
   fields?: unknown;
   visibility?: EntryVisibility | null;
   tags?: readonly string[] | null;
+  /** Replaces the variants when given. */
+  variants?: unknown;
 }
 
 /**
@@ -196,6 +206,7 @@ export async function updateEntry(
   workspaceId: string,
   actor: Actor,
   input: EntryUpdate,
+  operators: readonly AnySegmentOperator[] = builtInSegmentOperators,
 ): Promise<ContentEntryEntity> {
   return em.transactional(async (tem) => {
     const entry = await findEntry(tem, input.id);
@@ -210,12 +221,18 @@ export async function updateEntry(
       visibilityOrTagsChanged ||= JSON.stringify(tags) !== JSON.stringify(entry.tags);
       entry.tags = tags;
     }
-    if (input.fields !== undefined && input.fields !== null) {
-      if (!isObject(input.fields))
+    const newFields = input.fields !== undefined && input.fields !== null;
+    const newVariants = input.variants !== undefined && input.variants !== null;
+    if (newFields || newVariants) {
+      if (newFields && !isObject(input.fields))
         throw new ValidationError('fields: an object of locale → field values', 'fields');
       const working = await versionOf(tem, entry, entry.workingVersion);
-      const merged: Record<string, unknown> = { ...working.fields, ...input.fields };
-      const { fields, references } = await checkVersionFields(tem, entry.type, merged);
+      const merged: Record<string, unknown> = {
+        ...working.fields,
+        ...(newFields ? (input.fields as object) : {}),
+      };
+      const { fields, references } = await checkVersionFields(tem, entry.type, merged, operators);
+      const variants = newVariants ? checkVariants(input.variants, operators) : working.variants;
       if (entry.publishedVersion === entry.workingVersion) {
         entry.workingVersion += 1;
         tem.create(ContentVersion, {
@@ -223,11 +240,13 @@ export async function updateEntry(
           entry,
           version: entry.workingVersion,
           fields,
+          variants,
           references,
           createdBy: actor.subject,
         });
       } else {
         working.fields = fields;
+        working.variants = variants;
         working.references = references;
       }
       if (entry.status !== 'draft')

@@ -1,4 +1,6 @@
 import { ValidationError } from '../../../kernel/errors.ts';
+import type { AnySegmentOperator } from '../../profiles/segments/operators.ts';
+import { checkVariants } from '../delivery/variants.ts';
 import { type FieldDefinition, type FieldKind, fieldKinds } from '../entities.ts';
 
 /** Where a version keeps the values of fields that are not localized: `fields['*'][key]`. */
@@ -80,6 +82,8 @@ export interface FoundReference {
 export interface ValueContext {
   blockTypes: ReadonlyMap<string, BlockTypeShape>;
   references: FoundReference[];
+  /** Segment operators, for the audiences of block variants. */
+  operators: readonly AnySegmentOperator[];
 }
 
 function fail(path: string, message: string): never {
@@ -199,13 +203,14 @@ function checkBlocks(
     if (field.blockTypes?.length && !field.blockTypes.includes(type.key))
       fail(`${here}.type`, `"${type.key}" is not allowed here (allowed: ${field.blockTypes.join(', ')})`);
     for (const key of Object.keys(block))
-      if (key !== 'type' && key !== 'fields' && key !== 'id')
+      if (key !== 'type' && key !== 'fields' && key !== 'id' && key !== 'variants')
         fail(`${here}.${key}`, 'is not a block property');
     const fields = checkValues(type.fields, block.fields ?? {}, `${here}.fields`, ctx, {
       required: true,
       depth: depth + 1,
     });
-    return { ...block, fields };
+    if (block.variants === undefined) return { ...block, fields };
+    return { ...block, fields, variants: checkVariants(block.variants, ctx.operators, `${here}.variants`) };
   });
 }
 
