@@ -1,6 +1,5 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { startEmbeddedDatabase } from '../db/embedded.ts';
-import { createOrm } from '../db/orm.ts';
+import { openDatabase } from '../db/open.ts';
 import { sql } from '../db/sql.ts';
 import { loadConfig } from '../kernel/config.ts';
 import { ConfigError } from '../kernel/errors.ts';
@@ -67,15 +66,8 @@ export async function reindexCommand(args: { workspace?: string; collection?: st
   const { settings, plugins } = await loadConfig();
   const logger = createLogger(settings.LOG_LEVEL === 'info' ? 'warn' : settings.LOG_LEVEL);
   const modules = loadModules(coreModules, plugins);
-  const embedded = settings.DATABASE_URL
-    ? null
-    : await startEmbeddedDatabase(settings.ATRIUM_DATA_DIR, logger);
-  const orm = await createOrm({
-    databaseUrl: settings.DATABASE_URL ?? (embedded?.url as string),
-    modules,
-    poolMax: embedded ? 1 : 4,
-    logger,
-  });
+  const database = await openDatabase(settings, modules, logger);
+  const orm = database.orm;
   const search = createSearchEngine(settings, orm, logger);
   try {
     const counts = await reindex({
@@ -89,7 +81,6 @@ export async function reindexCommand(args: { workspace?: string; collection?: st
     if (!Object.keys(counts).length) console.log('nothing to reindex: no workspace or no search source');
   } finally {
     await search.close?.();
-    await orm.close();
-    await embedded?.stop();
+    await database.close();
   }
 }
