@@ -43,6 +43,8 @@ const settingsSchema = z.object({
   OUTBOX_POLL_MS: z.coerce.number().int().min(50).max(60000).default(500),
   /** An event delivery still active after this long is taken to be from a dead worker and retried. */
   JOBS_EXPIRE_S: z.coerce.number().int().min(1).max(86400).default(300),
+  /** Days a fully delivered domain event is kept before the hourly cleanup removes it. */
+  OUTBOX_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(7),
   /** Event deliveries one worker process runs at once. */
   OUTBOX_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),
   JOBS_SUPERVISE_INTERVAL_S: z.coerce.number().int().min(1).max(3600).default(30),

@@ -4,9 +4,11 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { sql } from '../../db/sql.ts';
 import { ProbeEffect, probeControl, probePlugin } from '../../testing/fixtures/probe-plugin.ts';
 import { createTestEnvironment, type TestEnvironment, waitFor } from '../../testing/index.ts';
 import { EventDelivery, OutboxEvent } from './entities.ts';
+import { cleanUpOutbox } from './jobs.ts';
 
 const CREATE_KEY =
   'mutation ($name: String!) { createApiKey(input: { name: $name, role: VIEWER }) { __typename } }';
@@ -171,5 +173,53 @@ describe('a worker killed mid-handler', () => {
     // Give a duplicate every chance to show up before counting.
     await new Promise((resolve) => setTimeout(resolve, 1500));
     assert.equal(await env.em().count(ProbeEffect, { eventId }, { filters: false }), 1);
+  });
+});
+
+describe('outbox retention', () => {
+  let env: TestEnvironment;
+  before(async () => {
+    env = await createTestEnvironment({ settings: { OUTBOX_RETENTION_DAYS: '7' } });
+  });
+  after(() => env?.destroy());
+
+  test('delivered events older than the retention go; dead letters and recent events stay', async () => {
+    const demo = await env.workspace('demo');
+    const em = env.em();
+    const add = async (daysAgo: number, status: string | null) => {
+      const id = crypto.randomUUID();
+      await sql(
+        em,
+        `insert into outbox_event (id, workspace_id, type, payload, occurred_at, published_at)
+         values ($1, $2, 'test.happened', '{}', now() - make_interval(days => $3), now())`,
+        [id, demo.id, daysAgo],
+      );
+      if (status) {
+        await sql(
+          em,
+          `insert into event_delivery (id, workspace_id, event_id, handler, status, attempts, created_at, updated_at)
+           values (gen_random_uuid(), $1, $2, 'test:handler', $3, 1, now(), now())`,
+          [demo.id, id, status],
+        );
+      }
+      return id;
+    };
+    const oldDelivered = await add(10, 'succeeded');
+    const oldUnsubscribed = await add(10, null);
+    const oldDead = await add(10, 'dead');
+    const recent = await add(1, 'succeeded');
+
+    const removed = await cleanUpOutbox({ em, settings: env.atrium.settings, logger: env.atrium.logger });
+    assert.equal(removed, 2);
+    const left = (await sql<{ id: string }>(em, 'select id::text as id from outbox_event')).map((r) => r.id);
+    assert.ok(!left.includes(oldDelivered) && !left.includes(oldUnsubscribed));
+    assert.ok(left.includes(oldDead), 'a dead letter waits for an admin');
+    assert.ok(left.includes(recent));
+    const deliveries = await sql<{ n: string }>(
+      em,
+      `select count(*) as n from event_delivery where event_id = $1`,
+      [oldDelivered],
+    );
+    assert.equal(Number(deliveries[0]?.n), 0);
   });
 });
