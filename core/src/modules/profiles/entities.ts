@@ -114,20 +114,23 @@ export const consentPurposes = [
 ] as const;
 export type ConsentPurpose = (typeof consentPurposes)[number];
 
+/** What a consent decision says; the current state and the history hold the same columns. */
+const consentDecision = () => ({
+  id: idColumn(),
+  workspace: belongsToWorkspace,
+  profile: () => p.manyToOne(Profile).deleteRule('cascade'),
+  purpose: p.enum(consentPurposes),
+  granted: p.boolean(),
+  source: p.string().length(100),
+  policyVersion: p.string().length(50),
+  decidedAt: p.datetime(),
+});
+
 /** The current answer of one profile for one purpose. */
 export const Consent = defineEntity({
   name: 'Consent',
   tableName: 'consent',
-  properties: {
-    id: idColumn(),
-    workspace: belongsToWorkspace,
-    profile: () => p.manyToOne(Profile).deleteRule('cascade'),
-    purpose: p.enum(consentPurposes),
-    granted: p.boolean(),
-    source: p.string().length(100),
-    policyVersion: p.string().length(50),
-    decidedAt: p.datetime(),
-  },
+  properties: consentDecision(),
   uniques: [{ properties: ['profile', 'purpose'] }],
 });
 export type ConsentEntity = InstanceType<typeof Consent.class>;
@@ -136,16 +139,7 @@ export type ConsentEntity = InstanceType<typeof Consent.class>;
 export const ConsentChange = defineEntity({
   name: 'ConsentChange',
   tableName: 'consent_change',
-  properties: {
-    id: idColumn(),
-    workspace: belongsToWorkspace,
-    profile: () => p.manyToOne(Profile).deleteRule('cascade'),
-    purpose: p.enum(consentPurposes),
-    granted: p.boolean(),
-    source: p.string().length(100),
-    policyVersion: p.string().length(50),
-    decidedAt: p.datetime(),
-  },
+  properties: consentDecision(),
   indexes: [{ properties: ['profile', 'decidedAt'] }],
 });
 export type ConsentChangeEntity = InstanceType<typeof ConsentChange.class>;

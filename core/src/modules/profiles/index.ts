@@ -15,9 +15,10 @@ import {
   TraitDefinition,
   WriteKey,
 } from './entities.ts';
-import { ingestionPart } from './ingestion.ts';
 import { privacyPart } from './privacy/index.ts';
+import { ingestionRoutes } from './routes/ingestion.ts';
 import { profilesSchema } from './schema/profiles.ts';
+import { writeKeysSchema } from './schema/write-keys.ts';
 import { segmentsPart } from './segments/index.ts';
 
 /** The customer data platform: profiles, identities, events, consent, segments, GDPR. */
@@ -39,6 +40,11 @@ export const profilesModule = defineModule({
     RetentionPolicy,
     ErasureRecord,
   ],
-  // Each concern adds its part: one line here per part.
-  ...composeParts([{ schema: profilesSchema }, ingestionPart, privacyPart, segmentsPart]),
+  // One part per concern: profiles and merges, ingestion (write keys, tracking API), privacy, segments.
+  ...composeParts([
+    { schema: profilesSchema },
+    { schema: writeKeysSchema, routes: ingestionRoutes },
+    privacyPart,
+    segmentsPart,
+  ]),
 });
