@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sql } from '../../../db/sql.ts';
 import type { ContentVariant, FieldDefinition, SchemaOrgType } from '../entities.ts';
+import { liveEntry } from '../service/live.ts';
 import { isValidAt, resolveBlocks, resolveLocalized } from './resolve.ts';
 
 /** One published entry with its type, as the machine-readable outputs and the knowledge base read it. */
@@ -43,13 +44,7 @@ export async function publishedEntries(
   query: PublishedQuery = {},
 ): Promise<PublishedEntry[]> {
   const params: unknown[] = [workspaceId, query.now ?? new Date()];
-  const where = [
-    'e.workspace_id = $1',
-    'e.published_version is not null',
-    `e.status <> 'archived'`,
-    '(e.unpublish_at is null or e.unpublish_at > $2)',
-    'not t.is_block',
-  ];
+  const where = ['e.workspace_id = $1', liveEntry('$2')];
   if (!query.includeInternal) where.push(`e.visibility = 'public'`);
   if (query.typeKey) where.push(`t.key = $${params.push(query.typeKey)}`);
   if (query.key) where.push(`e.key = $${params.push(query.key)}`);

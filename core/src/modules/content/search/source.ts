@@ -5,6 +5,7 @@ import type { SearchSource } from '../../../search/indexing.ts';
 import { textOf } from '../delivery/rich-text.ts';
 import type { FieldDefinition } from '../entities.ts';
 import { SHARED_LOCALE } from '../service/fields.ts';
+import { liveEntry } from '../service/live.ts';
 
 export const CONTENT_COLLECTION = 'content';
 
@@ -17,10 +18,6 @@ interface PublishedRow {
   type_fields: FieldDefinition[];
   fields: Record<string, Record<string, unknown>>;
 }
-
-/** Live entries: published, not archived, not past their unpublish time, never block types. */
-const LIVE = `e.published_version is not null and e.status <> 'archived'
-  and (e.unpublish_at is null or e.unpublish_at > now()) and not t.is_block`;
 
 /**
  * Published entries as search documents, one per locale they have text in: the first text
@@ -42,7 +39,7 @@ export const contentSearchSource: SearchSource = {
        from content_entry e
        join content_type t on t.id = e.type_id
        join content_version v on v.entry_id = e.id and v.version = e.published_version
-       where e.workspace_id = $1 and e.id = any($2::uuid[]) and ${LIVE}`,
+       where e.workspace_id = $1 and e.id = any($2::uuid[]) and ${liveEntry()}`,
       [workspaceId, ids],
     );
     return rows.flatMap(documentsOf);
@@ -51,7 +48,7 @@ export const contentSearchSource: SearchSource = {
     const rows = await sql<{ id: string }>(
       em,
       `select e.id::text as id from content_entry e join content_type t on t.id = e.type_id
-       where e.workspace_id = $1 and ${LIVE}`,
+       where e.workspace_id = $1 and ${liveEntry()}`,
       [workspaceId],
     );
     return rows.map((r) => r.id);

@@ -3,6 +3,7 @@ import { sql } from '../../../db/sql.ts';
 import type { ContentEntryEntity, ContentTypeEntity } from '../entities.ts';
 import { entriesInOrder, type Page, type VersionFields, versionOf } from './entries.ts';
 import { SHARED_LOCALE } from './fields.ts';
+import { liveEntry } from './live.ts';
 import { chainFor } from './locales.ts';
 
 /** Which locale served a field: the requested one, a fallback, or null for a field that is not localized. */
@@ -63,9 +64,7 @@ export async function localizeEntry(
   };
 }
 
-// Live and public; an entry past its unpublish time is gone even before the schedule job runs.
-const PUBLIC = `e.published_version is not null and e.visibility = 'public' and e.status <> 'archived'
-  and (e.unpublish_at is null or e.unpublish_at > now())`;
+const PUBLIC = `${liveEntry()} and e.visibility = 'public'`;
 
 /** A published, public entry by key, read in `locale`; null when there is none. */
 export async function publishedEntry(
@@ -77,7 +76,8 @@ export async function publishedEntry(
   const chain = await chainFor(em, locale);
   const [row] = await sql<{ id: string }>(
     em,
-    `select e.id from content_entry e where e.workspace_id = $1 and e.key = $2 and ${PUBLIC}`,
+    `select e.id from content_entry e join content_type t on t.id = e.type_id
+     where e.workspace_id = $1 and e.key = $2 and ${PUBLIC}`,
     [workspaceId, key],
   );
   if (!row) return null;
