@@ -5,6 +5,7 @@ import { defineModule, type JobDefinition } from '../kernel/plugin.ts';
 import type { SearchEngine } from './engine.ts';
 import {
   indexJobsFor,
+  queueSearchIndex,
   SEARCH_INDEX_JOB,
   SearchIndexer,
   type SearchIndexJobData,
@@ -73,7 +74,7 @@ export const searchModule = defineModule({
       name: 'index',
       async handle(event, ctx) {
         for (const job of indexJobsFor(event, ctx.searchSources)) {
-          await ctx.jobs.send(SEARCH_INDEX_JOB, job, { em: ctx.em });
+          await queueSearchIndex(ctx.jobs, job, ctx.em);
         }
       },
     },

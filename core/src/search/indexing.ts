@@ -28,7 +28,6 @@ export interface SearchSource {
 }
 
 export const SEARCH_INDEX_JOB = 'search.index';
-export const SEARCH_ERASE_JOB = 'search.erase';
 
 export interface SearchIndexJobData {
   workspaceId: string;
