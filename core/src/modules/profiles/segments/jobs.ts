@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { transactionalWithRetry } from '../../../db/retry.ts';
 import { sql } from '../../../db/sql.ts';
 import type { JobContext, JobDefinition } from '../../../kernel/plugin.ts';
 import { RECOMPUTE_COMPUTED_TRAITS, type RecomputeComputedTraitsJob } from './computed-traits.ts';
@@ -7,21 +8,6 @@ import { operatorRegistry } from './operators.ts';
 import { conditionRevision, dependentsOf, RECOMPUTE_SEGMENT, type RecomputeSegmentJob } from './service.ts';
 
 const PAGE = 500;
-const RETRYABLE = new Set(['40P01', '40001']);
-
-/** Runs `work` in its own transaction, again when the database reports a deadlock. */
-async function inTransaction<T>(em: EntityManager, work: (em: EntityManager) => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await em.fork().transactional(work);
-    } catch (error) {
-      const code = (error as { code?: unknown }).code;
-      if (attempt >= 3 || typeof code !== 'string' || !RETRYABLE.has(code)) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 50));
-    }
-  }
-}
-
 /** Profile ids of the workspace after `after`, in id order: keyset pages that new profiles do not shift. */
 async function nextPage(em: EntityManager, workspaceId: string, after: string | null): Promise<string[]> {
   const rows = await sql<{ id: string }>(
@@ -71,7 +57,7 @@ async function recomputeSegment(data: RecomputeSegmentJob, ctx: JobContext): Pro
     if (ctx.signal.aborted) throw new Error('recompute stopped: the job was cancelled or expired');
     const ids = await nextPage(ctx.em, workspaceId, after);
     if (ids.length === 0) break;
-    const superseded = await inTransaction(ctx.em, async (em) => {
+    const superseded = await transactionalWithRetry(ctx.em, async (em) => {
       if (!(await current(em))) return true;
       await refreshProfiles(em, workspaceId, ids, { operators, only, logger: ctx.logger });
       done += ids.length;
@@ -85,7 +71,7 @@ async function recomputeSegment(data: RecomputeSegmentJob, ctx: JobContext): Pro
     if (superseded) return;
     after = ids[ids.length - 1] as string;
   }
-  await inTransaction(ctx.em, async (em) => {
+  await transactionalWithRetry(ctx.em, async (em) => {
     if (!(await current(em))) return;
     await sql(
       em,
@@ -104,7 +90,7 @@ async function recomputeComputedTraits(data: RecomputeComputedTraitsJob, ctx: Jo
     if (ctx.signal.aborted) throw new Error('recompute stopped: the job was cancelled or expired');
     const ids = await nextPage(ctx.em, data.workspaceId, after);
     if (ids.length === 0) return;
-    await inTransaction(ctx.em, (em) =>
+    await transactionalWithRetry(ctx.em, (em) =>
       refreshProfiles(em, data.workspaceId, ids, { operators, logger: ctx.logger }),
     );
     after = ids[ids.length - 1] as string;

@@ -1,5 +1,6 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { WORKSPACE_FILTER } from '../../../db/orm.ts';
+import { transactionalWithRetry } from '../../../db/retry.ts';
 import { sql } from '../../../db/sql.ts';
 import { recordEvent } from '../../../kernel/events.ts';
 import type { EventType, IdentityType, TraitKind } from '../entities.ts';
@@ -34,10 +35,6 @@ export interface IngestionOutcome {
   profileIds: string[];
 }
 
-/** Deadlocks and serialization failures are the database asking us to try again. */
-const RETRYABLE = new Set(['40P01', '40001']);
-const RETRIES = 3;
-
 /**
  * Stores calls in one transaction: identities resolved, events written, identify traits
  * merged into profiles, domain events in the outbox. Returns after commit, so the caller
@@ -48,17 +45,9 @@ export async function ingestCalls(
   workspaceId: string,
   calls: TrackingCall[],
 ): Promise<IngestionOutcome> {
-  for (let attempt = 0; ; attempt++) {
-    const em = orm.em.fork();
-    em.setFilterParams(WORKSPACE_FILTER, { id: workspaceId });
-    try {
-      return await em.transactional((tem) => ingestInTransaction(tem, workspaceId, calls));
-    } catch (error) {
-      const code = (error as { code?: unknown }).code;
-      if (attempt >= RETRIES || typeof code !== 'string' || !RETRYABLE.has(code)) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20 * (attempt + 1)));
-    }
-  }
+  return transactionalWithRetry(orm.em, (tem) => ingestInTransaction(tem, workspaceId, calls), {
+    prepare: (em) => em.setFilterParams(WORKSPACE_FILTER, { id: workspaceId }),
+  });
 }
 
 async function ingestInTransaction(
