@@ -26,6 +26,7 @@ export {
 } from './kernel/errors.ts';
 export { type DomainEvent, type NewDomainEvent, recordEvent } from './kernel/events.ts';
 export type { JobQueue, SendOptions } from './kernel/jobs.ts';
+export type { LiveBus } from './kernel/live.ts';
 export type { Logger } from './kernel/logger.ts';
 export {
   type AtriumPlugin,
@@ -41,6 +42,23 @@ export {
   type ModuleRuntime,
 } from './kernel/plugin.ts';
 export { CORE_VERSION } from './kernel/version.ts';
+export {
+  type AnyChannel,
+  type ChannelCapabilities,
+  type ChannelDefinition,
+  type ChannelSendContext,
+  type DeliveryStatusUpdate,
+  defineChannel,
+  type InboundMessage,
+  type InboxView,
+  type OutboundMessage,
+  type RenderedTemplate,
+  type SendResult,
+  type WebhookPayload,
+  type WebhookRequest,
+  WebhookSignatureError,
+} from './modules/conversations/channels.ts';
+export type { AttachmentMeta, MessagePart } from './modules/conversations/entities.ts';
 export { type ConsentPurpose, consentPurposes } from './modules/profiles/entities.ts';
 export {
   assertConsent,

@@ -15,6 +15,7 @@ import { createMetrics } from './http/metrics.ts';
 import type { AtriumConfig, Settings } from './kernel/config.ts';
 import { ConfigError } from './kernel/errors.ts';
 import { Jobs } from './kernel/jobs.ts';
+import { type LiveBus, LocalLiveBus, PostgresLiveBus } from './kernel/live.ts';
 import { createLogger, type Logger } from './kernel/logger.ts';
 import { type LoadedModule, loadModules } from './kernel/module-host.ts';
 import { runModuleJobs } from './kernel/module-jobs.ts';
@@ -97,6 +98,11 @@ export async function createAtrium(options: AtriumOptions): Promise<Atrium> {
   const segmentOperators = modules.flatMap((m) => m.definition.segmentOperators ?? []);
   const searchSources = modules.flatMap((m) => m.definition.searchSources ?? []);
   const search = createSearchEngine(settings, orm, logger.child({ component: 'search' }));
+  const channels = new Map(modules.flatMap((m) => m.definition.channels ?? []).map((c) => [c.code, c]));
+  // Embedded mode is one process with one connection, which LISTEN cannot share.
+  const live: LiveBus = embedded
+    ? new LocalLiveBus()
+    : await PostgresLiveBus.connect(databaseUrl, logger.child({ component: 'live' }));
   const runtimes = new Map<LoadedModule, AnyRuntime>(
     modules.map((m) => [
       m,
@@ -111,6 +117,8 @@ export async function createAtrium(options: AtriumOptions): Promise<Atrium> {
         segmentOperators,
         search,
         searchSources,
+        channels,
+        live,
       },
     ]),
   );
@@ -235,6 +243,7 @@ export async function createAtrium(options: AtriumOptions): Promise<Atrium> {
     await jobs.stop(deadline);
     for (const m of [...modules].reverse()) await m.definition.onDestroy?.(runtimeOf(m));
     await search.close?.();
+    await live.close();
     await orm.close();
     await embedded?.stop();
     logger.info('atrium stopped');

@@ -54,6 +54,10 @@ const settingsSchema = z.object({
   PUBLIC_BASE_URL: z.url({ protocol: /^https?$/ }).default('http://localhost:4000'),
   /** Machine-readable content requests (JSON-LD, llms.txt, sitemap) per second per client address. */
   PUBLIC_CONTENT_RATE_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(20),
+  /** Service level of a new conversation: minutes until the first agent reply is due. */
+  CONVERSATION_FIRST_RESPONSE_MINUTES: z.coerce.number().int().min(1).max(100_000).default(60),
+  /** Service level of a new conversation: hours until it should be resolved. */
+  CONVERSATION_RESOLUTION_HOURS: z.coerce.number().int().min(1).max(10_000).default(24),
   /** Where search documents live: PostgreSQL full-text search (default) or a Meilisearch server. */
   SEARCH_ENGINE: z.enum(['postgres', 'meilisearch']).default('postgres'),
   /** The Meilisearch server, e.g. http://meilisearch:7700; required when SEARCH_ENGINE=meilisearch. */

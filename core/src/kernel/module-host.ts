@@ -52,6 +52,7 @@ export function loadModules(coreModules: AnyModule[], plugins: AtriumPlugin[]): 
     (m) => (m.definition.searchSources ?? []).map((s) => s.collection),
     'search collection',
   );
+  assertUnique(loaded, (m) => (m.definition.channels ?? []).map((c) => c.code), 'channel');
   return loaded;
 }
 

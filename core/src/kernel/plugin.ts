@@ -4,12 +4,14 @@ import type { EntityManager, EntitySchema, MikroORM } from '@mikro-orm/postgresq
 import type { z } from 'zod';
 import type { AtriumBuilder } from '../graphql/builder.ts';
 import type { CoreRefs } from '../graphql/refs.ts';
+import type { AnyChannel } from '../modules/conversations/channels.ts';
 import type { AnySegmentOperator } from '../modules/profiles/segments/operators.ts';
 import type { SearchEngine } from '../search/engine.ts';
 import type { SearchSource } from '../search/indexing.ts';
 import type { Settings } from './config.ts';
 import type { DomainEvent } from './events.ts';
 import type { JobQueue } from './jobs.ts';
+import type { LiveBus } from './live.ts';
 import type { Logger } from './logger.ts';
 
 /** A migration contributed by a module or plugin; names are global, so prefix them with the owner. */
@@ -35,6 +37,10 @@ export interface ModuleRuntime<Config = unknown> {
   search: SearchEngine;
   /** Every module's search sources (collection → how its documents are made): what indexing and reindex walk. */
   searchSources: readonly SearchSource[];
+  /** Every module's channel adapters by code: what conversations send and receive through. */
+  channels: ReadonlyMap<string, AnyChannel>;
+  /** Live notices for subscriptions (new messages, typing), across processes. */
+  live: LiveBus;
 }
 
 /** The person a GDPR export or erasure concerns, and the transaction it runs in. */
@@ -137,6 +143,11 @@ export interface ModuleDefinition<Config = unknown> {
    * `atrium reindex`. Collection names are unique across modules. See docs/search.md.
    */
   searchSources?: SearchSource[];
+  /**
+   * Channel adapters (`{ code, args, fn }` plus webhook parsing) this module adds; codes are unique
+   * across modules. The conversations module owns messages, retries and webhooks; see docs/channels.md.
+   */
+  channels?: AnyChannel[];
   onInit?: (runtime: ModuleRuntime<Config>) => Promise<void> | void;
   onDestroy?: (runtime: ModuleRuntime<Config>) => Promise<void> | void;
   /**

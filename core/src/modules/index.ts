@@ -2,6 +2,7 @@ import type { AnyModule } from '../kernel/plugin.ts';
 import { searchModule } from '../search/index.ts';
 import { apiKeysModule } from './api-keys/index.ts';
 import { contentModule } from './content/index.ts';
+import { conversationsModule } from './conversations/index.ts';
 import { outboxModule } from './outbox/index.ts';
 import { profilesModule } from './profiles/index.ts';
 import { workspacesModule } from './workspaces/index.ts';
@@ -13,5 +14,6 @@ export const coreModules: AnyModule[] = [
   outboxModule,
   profilesModule,
   contentModule,
+  conversationsModule,
   searchModule,
 ];
