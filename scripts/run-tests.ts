@@ -11,7 +11,7 @@ import { run } from 'node:test';
 import { spec, type TestEvent } from 'node:test/reporters';
 
 const repoRoot = path.resolve(import.meta.dirname, '..');
-const defaultDirs = ['core', 'plugins'].map((dir) => path.join(repoRoot, dir));
+const defaultDirs = ['core', 'plugins', 'deploy'].map((dir) => path.join(repoRoot, dir));
 const skippedDirs = new Set(['node_modules', 'dist', '.turbo', '.atrium', '.git']);
 
 function positiveInt(name: string, fallback: number): number {

@@ -6,4 +6,5 @@ here="$(cd "$(dirname "$0")" && pwd)"
 
 echo "[atrium] services: ensuring the real services for the tests are up" >&2
 bash "$here/postgres.sh"
+bash "$here/chromium.sh" # the web chat widget's browser test
 # Keycloak (keycloak.sh) and Ollama (ollama.sh) go here, each printing its own env lines.

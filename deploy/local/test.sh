@@ -23,6 +23,8 @@ admin_url="$(printf '%s\n' "$env_lines" | sed -n 's/^DATABASE_ADMIN_URL=//p' | t
 [ -n "$admin_url" ] || fail "services.sh printed no DATABASE_ADMIN_URL line"
 export ATRIUM_TEST_DATABASE_URL="$admin_url"
 log "ATRIUM_TEST_DATABASE_URL=$ATRIUM_TEST_DATABASE_URL"
+# The chart tests (deploy/tests/chart.test.ts) run this helm: built once from the Go module proxy, cached.
+if ! HELM="$(bash deploy/local/helm.sh | sed -n 's/^HELM=//p')" || [ -z "$HELM" ]; then fail "no helm (deploy/local/helm.sh)"; fi; export HELM
 
 # CI must be green on all three, so stop at the first that fails.
 log "typecheck"
