@@ -1,6 +1,7 @@
 // The public API of @atrium/core: what plugins and deployments may import.
 export type { Principal, TokenVerifier, VerifiedToken } from './auth/principal.ts';
-export { type Scope, scopeNames, scopesForRoles } from './auth/scopes.ts';
+// Customer sessions (`cst_…`): customers acting for themselves, e.g. web chat visitors.
+export { type CallerScope, CUSTOMER_SCOPE, type Scope, scopeNames, scopesForRoles } from './auth/scopes.ts';
 export { createdAtColumn, idColumn, updatedAtColumn } from './db/columns.ts';
 export { WORKSPACE_FILTER } from './db/orm.ts';
 export { schemaDrift } from './db/schema-drift.ts';
@@ -59,6 +60,56 @@ export {
   WebhookSignatureError,
 } from './modules/conversations/channels.ts';
 export type { AttachmentMeta, MessagePart } from './modules/conversations/entities.ts';
+// What channel plugins read and write: inboxes, the thread, inbound messages and live notices.
+export {
+  Agent,
+  ChannelInbox,
+  type ChannelInboxEntity,
+  Conversation,
+  type ConversationEntity,
+  Message,
+  type MessageAuthor,
+  type MessageEntity,
+} from './modules/conversations/entities.ts';
+export { conversationDependencies, serviceLevels } from './modules/conversations/levels.ts';
+export {
+  type HandoffOutcome,
+  type HandoffRequest,
+  handoffPriorities,
+  requestHandoff,
+} from './modules/conversations/service/handoff.ts';
+export { createInbox, inboxView } from './modules/conversations/service/inboxes.ts';
+export {
+  conversationNotices,
+  conversationTopic,
+  type LiveNotice,
+  type LiveNoticeKind,
+  messageNotices,
+  publishNotices,
+  type ReceivedMessage,
+  receiveInbound,
+  type SendDependencies,
+  type SendInput,
+  sendMessage,
+  workspaceTopic,
+} from './modules/conversations/service/messages.ts';
+export { classifyMessage } from './modules/conversations/service/routing.ts';
+export {
+  CustomerSession,
+  type CustomerSessionEntity,
+  type SessionIdentity,
+} from './modules/customer-sessions/entities.ts';
+export {
+  authenticateCustomerSession,
+  CUSTOMER_SESSION_PREFIX,
+  CustomerSessionConflictError,
+  endCustomerSession,
+  getCustomerSession,
+  type IdentifiedCustomer,
+  identifyCustomerSession,
+  type OpenedCustomerSession,
+  openCustomerSession,
+} from './modules/customer-sessions/service.ts';
 export { type ConsentPurpose, consentPurposes } from './modules/profiles/entities.ts';
 export {
   assertConsent,
@@ -66,6 +117,8 @@ export {
   consentDefaults,
   hasConsent,
 } from './modules/profiles/privacy/consent.ts';
+export { RateLimiter } from './modules/profiles/routes/rate-limit.ts';
+export { BodyTooLargeError, readBody } from './modules/profiles/routes/request-body.ts';
 export type { ArgDef, ArgDefs, ArgValues } from './modules/profiles/segments/conditions.ts';
 export type { EventAggregate } from './modules/profiles/segments/event-aggregates.ts';
 export {

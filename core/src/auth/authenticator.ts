@@ -1,6 +1,10 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { UnauthenticatedError } from '../kernel/errors.ts';
 import { authenticateApiKey, looksLikeApiKey } from '../modules/api-keys/service.ts';
+import {
+  authenticateCustomerSession,
+  looksLikeCustomerSession,
+} from '../modules/customer-sessions/service.ts';
 import { decodeJwt } from './jwt.ts';
 import type { Principal, TokenVerifier } from './principal.ts';
 import { scopesForRoles } from './scopes.ts';
@@ -24,6 +28,13 @@ export class Authenticator {
     if (looksLikeApiKey(credential)) {
       const principal = await authenticateApiKey(this.#orm.em.fork(), credential);
       if (!principal) throw new UnauthenticatedError('invalid API key (unknown or revoked)');
+      return principal;
+    }
+    if (looksLikeCustomerSession(credential)) {
+      const principal = await authenticateCustomerSession(this.#orm.em.fork(), credential);
+      if (typeof principal === 'string') {
+        throw new UnauthenticatedError(`invalid customer session (${principal})`);
+      }
       return principal;
     }
     const issuer = decodeJwt(credential)?.claims.iss;

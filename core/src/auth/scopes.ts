@@ -3,6 +3,14 @@ export const scopeNames = ['admin', 'editor', 'reviewer', 'agent', 'analyst', 'v
 export type Scope = (typeof scopeNames)[number];
 
 /**
+ * A customer acting for themself through a customer session (web chat, self-service). No role
+ * grants it, not even admin: staff never act as a customer, and a customer holds no staff scope.
+ */
+export const CUSTOMER_SCOPE = 'customer';
+/** What a caller may hold: a staff scope from its roles, or the customer scope of a customer session. */
+export type CallerScope = Scope | typeof CUSTOMER_SCOPE;
+
+/**
  * A role carries its own scope and the ones beneath it; admin holds every scope. `reviewer`
  * approves content; `reader` only reads published public content (a frontend's public key).
  */

@@ -6,12 +6,12 @@ import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import SubGraphPlugin from '@pothos/plugin-sub-graph';
 import { GraphQLError } from 'graphql';
-import type { Scope } from '../auth/scopes.ts';
+import type { CallerScope } from '../auth/scopes.ts';
 import type { GraphQLContext } from './context.ts';
 
 export interface AtriumSchemaTypes {
   Context: GraphQLContext;
-  AuthScopes: Record<Scope, boolean> & { authenticated: boolean };
+  AuthScopes: Record<CallerScope, boolean> & { authenticated: boolean };
   Scalars: {
     DateTime: { Input: Date; Output: Date };
     JSON: { Input: unknown; Output: unknown };
@@ -35,7 +35,7 @@ export function createBuilder(limits: GraphQLLimits) {
     defaultFieldNullability: false,
     scopeAuth: {
       authScopes: (ctx) => {
-        const has = (scope: Scope) => ctx.principal?.scopes.includes(scope) ?? false;
+        const has = (scope: CallerScope) => ctx.principal?.scopes.includes(scope) ?? false;
         return {
           authenticated: ctx.principal !== null,
           admin: has('admin'),
@@ -45,6 +45,7 @@ export function createBuilder(limits: GraphQLLimits) {
           analyst: has('analyst'),
           viewer: has('viewer'),
           reader: has('reader'),
+          customer: has('customer'),
         };
       },
       unauthorizedError: (_parent, ctx, info) =>

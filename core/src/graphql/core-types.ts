@@ -63,6 +63,8 @@ export function addCoreTypes(builder: AtriumBuilder): CoreRefs {
 
   builder.queryType({ subGraphs: [...both], defaultSubGraphsForFields: ['admin'] });
   builder.mutationType({ subGraphs: [...both], defaultSubGraphsForFields: ['admin'] });
+  // Subscriptions are served as server-sent events; a graph without any drops the empty root.
+  builder.subscriptionType({ subGraphs: [...both], defaultSubGraphsForFields: ['admin'] });
 
   const WorkspaceRef = builder.objectRef<WorkspaceEntity>('Workspace');
   builder.node(WorkspaceRef, {
@@ -83,7 +85,10 @@ export function addCoreTypes(builder: AtriumBuilder): CoreRefs {
     description: 'The caller, as their credential says',
     fields: (t) => ({
       subject: t.string({ resolve: (v) => v.principal.subject }),
-      kind: t.string({ description: 'user, service, api-key or dev', resolve: (v) => v.principal.kind }),
+      kind: t.string({
+        description: 'user, service, api-key, dev or customer',
+        resolve: (v) => v.principal.kind,
+      }),
       scopes: t.stringList({ resolve: (v) => v.principal.scopes }),
       workspace: t.field({ type: WorkspaceRef, resolve: (v) => v.workspace }),
     }),

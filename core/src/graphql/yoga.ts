@@ -76,6 +76,12 @@ async function createContext(koa: KoaContext, options: YogaOptions): Promise<Gra
         logger,
       };
     }
+    // Customers act for themselves on the Public graph only: no Admin field is one step away.
+    if (principal.kind === 'customer' && options.graph !== 'public') {
+      throw new GraphQLError('a customer session is valid on the Public graph (/public/graphql) only', {
+        extensions: { code: 'FORBIDDEN', http: { status: 403 } },
+      });
+    }
     const workspace = await options.workspaces.bySlug(em, principal.workspaceSlug);
     if (!workspace) {
       throw new UnauthenticatedError(

@@ -33,6 +33,8 @@ const settingsSchema = z.object({
   AUTH_KEYS_MIN_REFRESH_S: z.coerce.number().int().min(0).max(3600).default(10),
   /** Locally signed tokens for development; refused in production. */
   AUTH_DEV_TOKENS: flag.optional(),
+  /** Hours a customer session (`cst_…`: web chat, self-service) lasts after it was opened. */
+  CUSTOMER_SESSION_TTL_HOURS: z.coerce.number().int().min(1).max(720).default(24),
   GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).max(50).default(12),
   GRAPHQL_MAX_COMPLEXITY: z.coerce.number().int().min(10).max(100000).default(2000),
   GRAPHQL_MAX_BREADTH: z.coerce.number().int().min(5).max(10000).default(200),
@@ -58,6 +60,10 @@ const settingsSchema = z.object({
   CONVERSATION_FIRST_RESPONSE_MINUTES: z.coerce.number().int().min(1).max(100_000).default(60),
   /** Service level of a new conversation: hours until it should be resolved. */
   CONVERSATION_RESOLUTION_HOURS: z.coerce.number().int().min(1).max(10_000).default(24),
+  /** Retries of an outbound message after its first attempt, before it is marked failed. */
+  CONVERSATION_DELIVERY_RETRIES: z.coerce.number().int().min(0).max(20).default(5),
+  /** Seconds before the first retry of an outbound message; each further retry waits twice as long (max 300 s). */
+  CONVERSATION_DELIVERY_RETRY_DELAY_S: z.coerce.number().int().min(1).max(3600).default(5),
   /** Where search documents live: PostgreSQL full-text search (default) or a Meilisearch server. */
   SEARCH_ENGINE: z.enum(['postgres', 'meilisearch']).default('postgres'),
   /** The Meilisearch server, e.g. http://meilisearch:7700; required when SEARCH_ENGINE=meilisearch. */

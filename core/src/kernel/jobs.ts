@@ -13,6 +13,10 @@ export interface SendOptions {
   singletonSeconds?: number;
   /** When the current slot already has its job, queue this one at the start of the next slot instead. */
   singletonNextSlot?: boolean;
+  /** This job's retries, instead of its queue's (a policy that comes from settings). */
+  retryLimit?: number;
+  /** This job's first wait before a retry, in seconds, instead of its queue's. */
+  retryDelaySeconds?: number;
 }
 
 /** What modules use to queue background work. */
@@ -60,8 +64,12 @@ export class Jobs implements JobQueue {
   }
 
   async send(name: string, data: object, options: SendOptions = {}): Promise<string | null> {
-    const { em, ...jobOptions } = options;
-    return this.boss.send(name, data, { ...jobOptions, ...(em ? { db: transactionDb(em) } : {}) });
+    const { em, retryDelaySeconds, ...jobOptions } = options;
+    return this.boss.send(name, data, {
+      ...jobOptions,
+      ...(retryDelaySeconds !== undefined ? { retryDelay: retryDelaySeconds } : {}),
+      ...(em ? { db: transactionDb(em) } : {}),
+    });
   }
 
   async work<T extends object>(

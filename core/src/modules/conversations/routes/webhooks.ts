@@ -1,6 +1,8 @@
 import type Router from '@koa/router';
+import { UniqueConstraintViolationException } from '@mikro-orm/postgresql';
 import type { Context } from 'koa';
 import { WORKSPACE_FILTER } from '../../../db/orm.ts';
+import { transactionalWithRetry } from '../../../db/retry.ts';
 import { AtriumError, ValidationError } from '../../../kernel/errors.ts';
 import type { ModuleRuntime } from '../../../kernel/plugin.ts';
 import { RateLimiter } from '../../profiles/routes/rate-limit.ts';
@@ -9,7 +11,13 @@ import { type WebhookRequest, WebhookSignatureError } from '../channels.ts';
 import { ChannelInbox, type ChannelInboxEntity } from '../entities.ts';
 import { serviceLevels } from '../levels.ts';
 import { inboxView } from '../service/inboxes.ts';
-import { applyDeliveryStatus, type LiveNotice, messageNotices, receiveInbound } from '../service/messages.ts';
+import {
+  applyDeliveryStatus,
+  type LiveNotice,
+  messageNotices,
+  publishNotices,
+  receiveInbound,
+} from '../service/messages.ts';
 
 /** Raw MIME with attachments is the largest thing a channel posts; 10 MB is a generous mail. */
 const MAX_WEBHOOK_BYTES = 10 * 1024 * 1024;
@@ -57,21 +65,28 @@ export function channelWebhookRoutes(router: Router, runtime: ModuleRuntime): vo
       channel.webhook?.verify(request, view);
       const payload = await channel.webhook?.parse(request, view);
       if (!payload) return problem(ctx, 404, 'NOT_FOUND', `the ${channel.code} channel takes no webhooks`);
-      const notices = await runtime.orm.em.fork().transactional(async (em) => {
-        em.setFilterParams(WORKSPACE_FILTER, { id: inbox.workspace });
-        const out: LiveNotice[] = [];
-        const levels = serviceLevels(runtime.settings);
-        for (const inbound of payload.messages) {
-          const received = await receiveInbound(em, inbox, inbound, levels);
-          if (received.created) out.push(...messageNotices(received.message, 'message'));
-        }
-        for (const status of payload.statuses) {
-          const message = await applyDeliveryStatus(em, inbox, status);
-          if (message) out.push(...messageNotices(message, 'status'));
-        }
-        return out;
+      // Two messages of one new sender at once can deadlock in identity resolution: try again.
+      const store = () =>
+        transactionalWithRetry(runtime.orm.em, async (em) => {
+          em.setFilterParams(WORKSPACE_FILTER, { id: inbox.workspace });
+          const out: LiveNotice[] = [];
+          const levels = serviceLevels(runtime.settings);
+          for (const inbound of payload.messages) {
+            const received = await receiveInbound(em, inbox, inbound, levels);
+            if (received.created) out.push(...messageNotices(received.message, 'message'));
+          }
+          for (const status of payload.statuses) {
+            const message = await applyDeliveryStatus(em, inbox, status);
+            if (message) out.push(...messageNotices(message, 'status'));
+          }
+          return out;
+        });
+      // A provider's retry that raced its first request: once that one committed, this adds nothing.
+      const notices = await store().catch((error) => {
+        if (error instanceof UniqueConstraintViolationException) return store();
+        throw error;
       });
-      for (const notice of notices) await runtime.live.publish(notice.topic, notice.payload);
+      await publishNotices(runtime.live, notices, runtime.logger);
       ctx.status = 200;
       ctx.body = { received: payload.messages.length, statuses: payload.statuses.length };
     } catch (error) {

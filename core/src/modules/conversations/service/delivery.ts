@@ -6,7 +6,7 @@ import type { JobContext } from '../../../kernel/plugin.ts';
 import type { OutboundMessage } from '../channels.ts';
 import { ChannelInbox, Conversation, Message, type MessageEntity } from '../entities.ts';
 import { inboxView } from './inboxes.ts';
-import { addressOf, type DeliverJob, messageNotices } from './messages.ts';
+import { addressOf, type DeliverJob, messageNotices, publishNotices } from './messages.ts';
 import { renderTemplate } from './templates.ts';
 
 /**
@@ -134,12 +134,8 @@ async function fail(ctx: JobContext, message: MessageEntity, reason: string): Pr
   await publish(ctx, failed);
 }
 
-async function publish(ctx: JobContext, message: MessageEntity): Promise<void> {
-  for (const notice of messageNotices(message, 'status')) {
-    await ctx.live.publish(notice.topic, notice.payload).catch((error) => {
-      ctx.logger.warn({ err: error }, 'could not publish a live notice');
-    });
-  }
+function publish(ctx: JobContext, message: MessageEntity): Promise<void> {
+  return publishNotices(ctx.live, messageNotices(message, 'status'), ctx.logger);
 }
 
 async function profileOf(em: JobContext['em'], message: MessageEntity): Promise<string> {

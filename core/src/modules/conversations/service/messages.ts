@@ -1,8 +1,10 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
+import { type EntityManager, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
 import { sql } from '../../../db/sql.ts';
 import { NotFoundError, ValidationError } from '../../../kernel/errors.ts';
 import { recordEvent } from '../../../kernel/events.ts';
 import type { JobQueue } from '../../../kernel/jobs.ts';
+import type { LiveBus } from '../../../kernel/live.ts';
+import type { Logger } from '../../../kernel/logger.ts';
 import { Identity } from '../../profiles/entities.ts';
 import { assertConsent } from '../../profiles/privacy/consent.ts';
 import { validateArgs } from '../../profiles/segments/conditions.ts';
@@ -39,7 +41,16 @@ export interface LiveNotice {
   payload: Record<string, unknown>;
 }
 
+/**
+ * What a notice says happened: a new message, a message's delivery status, a change of the
+ * conversation itself (status, assignment), or someone typing.
+ */
+export const liveNoticeKinds = ['message', 'status', 'conversation', 'typing'] as const;
+export type LiveNoticeKind = (typeof liveNoticeKinds)[number];
+
+/** Every notice of a workspace's conversations: what an agent's inbox view listens to. */
 export const workspaceTopic = (workspaceId: string) => `conversations:${workspaceId}`;
+/** The notices of one conversation: what an open conversation view (or a web chat) listens to. */
 export const conversationTopic = (conversationId: string) => `conversation:${conversationId}`;
 
 /** The notices a new or changed message causes: its conversation's and the workspace inbox's. */
@@ -54,6 +65,29 @@ export function messageNotices(message: MessageEntity, kind: 'message' | 'status
     { topic: conversationTopic(message.conversation), payload },
     { topic: workspaceTopic(message.workspace), payload },
   ];
+}
+
+/** The notices a change of the conversation itself causes (status, assignee, priority). */
+export function conversationNotices(
+  conversation: Pick<ConversationEntity, 'id' | 'workspace' | 'status'>,
+): LiveNotice[] {
+  const payload = { kind: 'conversation', conversationId: conversation.id, status: conversation.status };
+  return [
+    { topic: conversationTopic(conversation.id), payload },
+    { topic: workspaceTopic(conversation.workspace), payload },
+  ];
+}
+
+/**
+ * Publishes notices after the commit that caused them. Best effort: a notice that cannot be
+ * published is logged, never thrown, since what it announces is already stored.
+ */
+export async function publishNotices(live: LiveBus, notices: LiveNotice[], logger: Logger): Promise<void> {
+  for (const notice of notices) {
+    await live.publish(notice.topic, notice.payload).catch((error) => {
+      logger.warn({ err: error, topic: notice.topic }, 'could not publish a live notice');
+    });
+  }
 }
 
 export interface ReceivedMessage {
@@ -97,8 +131,15 @@ export async function receiveInbound(
     (await threadOf(em, workspaceId, profileId, inbound.inReplyTo ?? [])) ??
     (await liveConversationOf(em, workspaceId, profileId, levels, at)).conversation;
   if (conversation.status === 'snoozed' || conversation.status === 'pending') {
+    const previous = conversation.status;
     conversation.status = 'open';
     conversation.snoozedUntil = null;
+    recordEvent(em, {
+      type: 'conversation.reopened',
+      workspaceId,
+      subject: conversation.id,
+      payload: { conversationId: conversation.id, profileId, previous, actor: null },
+    });
   }
   const message = em.create(Message, {
     workspace: workspaceId,
@@ -224,6 +265,8 @@ export interface SendDependencies {
   channels: ReadonlyMap<string, AnyChannel>;
   jobs: JobQueue;
   levels: ServiceLevels;
+  /** The retry policy of the delivery job (CONVERSATION_DELIVERY_RETRIES and _RETRY_DELAY_S). */
+  delivery: { retryLimit: number; retryDelaySeconds: number };
 }
 
 const MAX_TEXT = 20_000;
@@ -235,6 +278,24 @@ const MAX_TEXT = 20_000;
  * what is sent, the profile has an address there, and a marketing send has the consent it needs.
  */
 export async function sendMessage(
+  em: EntityManager,
+  deps: SendDependencies,
+  input: SendInput,
+): Promise<{ message: MessageEntity; created: boolean }> {
+  try {
+    // Its own transaction (a savepoint inside the caller's): the row, the job and the event commit together.
+    return await em.transactional((tx) => queueMessage(tx, deps, input));
+  } catch (error) {
+    // The same key twice at the same moment: the second finds the first's message.
+    const key = input.idempotencyKey?.trim();
+    if (!(error instanceof UniqueConstraintViolationException) || !key) throw error;
+    const first = await em.findOne(Message, { workspace: input.workspaceId, idempotencyKey: key });
+    if (!first) throw error;
+    return { message: first, created: false };
+  }
+}
+
+async function queueMessage(
   em: EntityManager,
   deps: SendDependencies,
   input: SendInput,
@@ -321,9 +382,7 @@ export async function sendMessage(
   await deps.jobs.send(
     DELIVER_JOB,
     { workspaceId: input.workspaceId, messageId: message.id } satisfies DeliverJob,
-    {
-      em,
-    },
+    { em, retryLimit: deps.delivery.retryLimit, retryDelaySeconds: deps.delivery.retryDelaySeconds },
   );
   recordEvent(em, {
     type: 'conversation.message-queued',

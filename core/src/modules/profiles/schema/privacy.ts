@@ -12,7 +12,13 @@ import {
   type ErasureRecordEntity,
   type RetentionPolicyEntity,
 } from '../entities.ts';
-import { type ConsentState, consentHistoryOf, consentOf, setConsent } from '../privacy/consent.ts';
+import {
+  ConsentRequiredError,
+  type ConsentState,
+  consentHistoryOf,
+  consentOf,
+  setConsent,
+} from '../privacy/consent.ts';
 import { eraseProfile } from '../privacy/erasure.ts';
 import { exportProfile } from '../privacy/export.ts';
 import {
@@ -33,6 +39,17 @@ export function privacySchema(builder: AtriumBuilder, refs: CoreRefs, runtime: M
   const PurposeEnum = builder.enumType('ConsentPurpose', {
     description: 'What a consent is for; with no recorded answer every purpose counts as not granted',
     values: enumValues(consentPurposes),
+  });
+
+  // Any mutation that sends or uses data under a consent lists it among its errors.
+  builder.objectType(ConsentRequiredError, {
+    name: 'ConsentRequiredError',
+    description: 'The person has not granted the consent this needs: nothing was sent or changed',
+    interfaces: [refs.Error],
+    isTypeOf: (value) => value instanceof ConsentRequiredError,
+    fields: (t) => ({
+      purpose: t.field({ type: PurposeEnum, description: 'The consent it needs', resolve: (e) => e.purpose }),
+    }),
   });
 
   const ConsentRef = builder.objectRef<ConsentState>('Consent').implement({

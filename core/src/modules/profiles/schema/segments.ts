@@ -1,11 +1,12 @@
 import { resolveOffsetConnection } from '@pothos/plugin-relay';
 import type { AtriumBuilder } from '../../../graphql/builder.ts';
 import { enumValues, workspaceIdOf } from '../../../graphql/helpers.ts';
+import { namedArgs, operationArgRef } from '../../../graphql/operation-args.ts';
 import type { CoreRefs } from '../../../graphql/refs.ts';
 import { NotFoundError, ValidationError } from '../../../kernel/errors.ts';
 import type { ModuleRuntime } from '../../../kernel/plugin.ts';
 import { Segment, type SegmentEntity, segmentStatuses } from '../entities.ts';
-import { type ArgDef, argTypes } from '../segments/conditions.ts';
+import type { ArgDef } from '../segments/conditions.ts';
 import { operatorRegistry } from '../segments/operators.ts';
 import {
   archiveSegment,
@@ -24,29 +25,8 @@ import { computedTraitsSchema } from './computed-traits.ts';
 export function segmentsSchema(builder: AtriumBuilder, refs: CoreRefs, runtime: ModuleRuntime): void {
   const operators = () => operatorRegistry(runtime.segmentOperators);
   const StatusEnum = builder.enumType('SegmentStatus', { values: enumValues(segmentStatuses) });
-  const ArgTypeEnum = builder.enumType('OperatorArgType', { values: enumValues(argTypes) });
-
-  const ArgRef = builder.objectRef<ArgDef & { name: string }>('OperatorArg').implement({
-    description: 'One argument of a segment operator or computed-trait kind: what a form field needs',
-    fields: (t) => ({
-      name: t.exposeString('name'),
-      type: t.field({ type: ArgTypeEnum, resolve: (a) => a.type }),
-      label: t.exposeString('label'),
-      description: t.string({ nullable: true, resolve: (a) => a.description ?? null }),
-      required: t.boolean({ resolve: (a) => a.required !== false && a.default === undefined }),
-      default: t.field({ type: 'JSON', nullable: true, resolve: (a) => a.default ?? null }),
-      options: t.stringList({ nullable: true, resolve: (a) => (a.options ? [...a.options] : null) }),
-      min: t.float({ nullable: true, resolve: (a) => a.min ?? null }),
-      max: t.float({ nullable: true, resolve: (a) => a.max ?? null }),
-      ui: t.string({
-        nullable: true,
-        description: 'A hint such as event-name or trait-key',
-        resolve: (a) => a.ui ?? null,
-      }),
-    }),
-  });
-  const argsOf = (args: Record<string, ArgDef>) =>
-    Object.entries(args).map(([name, def]) => ({ name, ...def }));
+  const ArgRef = operationArgRef(builder);
+  const argsOf = namedArgs;
 
   const OperatorRef = builder
     .objectRef<{ code: string; label: string; description: string; args: Record<string, ArgDef> }>(
