@@ -3,6 +3,7 @@ import { searchModule } from '../search/index.ts';
 import { apiKeysModule } from './api-keys/index.ts';
 import { contentModule } from './content/index.ts';
 import { conversationsModule } from './conversations/index.ts';
+import { journeysModule } from './journeys/index.ts';
 import { outboxModule } from './outbox/index.ts';
 import { profilesModule } from './profiles/index.ts';
 import { workspacesModule } from './workspaces/index.ts';
@@ -15,5 +16,6 @@ export const coreModules: AnyModule[] = [
   profilesModule,
   contentModule,
   conversationsModule,
+  journeysModule,
   searchModule,
 ];

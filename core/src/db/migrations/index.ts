@@ -5,6 +5,7 @@ import { CoreContent } from './core-0003-content.ts';
 import { CoreSearch } from './core-0004-search.ts';
 import { CoreContentWorkflow } from './core-0005-content-workflow.ts';
 import { CoreConversations } from './core-0006-conversations.ts';
+import { CoreJourneys } from './core-0008-journeys.ts';
 
 /** The core's migrations, oldest first; plugins' follow in the order plugins are listed. */
 export const coreMigrations: MigrationDefinition[] = [
@@ -14,4 +15,5 @@ export const coreMigrations: MigrationDefinition[] = [
   { name: 'core-0004-search', class: CoreSearch },
   { name: 'core-0005-content-workflow', class: CoreContentWorkflow },
   { name: 'core-0006-conversations', class: CoreConversations },
+  { name: 'core-0008-journeys', class: CoreJourneys },
 ];
