@@ -15,6 +15,7 @@ export {
   loadConfig,
   type Settings,
 } from './kernel/config.ts';
+export { assertPublicHost, isObviouslyPrivate, isPrivateAddress } from './kernel/egress.ts';
 export {
   AtriumError,
   ConfigError,

@@ -1,6 +1,6 @@
 import type { JobContext, JobDefinition } from '@atrium/core';
 import type { WebhooksConfig } from './config.ts';
-import { assertPublicHost } from './egress.ts';
+import { assertPublicHost } from '@atrium/core';
 import { WebhookDelivery } from './entities.ts';
 import {
   type AttemptOutcome,

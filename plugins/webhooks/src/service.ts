@@ -1,7 +1,7 @@
 import { type DomainEvent, type JobQueue, NotFoundError, ValidationError } from '@atrium/core';
 import { type EntityManager, LockMode } from '@mikro-orm/postgresql';
 import { toCloudEvent } from './cloud-event.ts';
-import { isObviouslyPrivate } from './egress.ts';
+import { isObviouslyPrivate } from '@atrium/core';
 import {
   WebhookDelivery,
   type WebhookDeliveryEntity,

@@ -1,10 +1,39 @@
 import { WORKSPACE_FILTER } from '../../db/orm.ts';
 import { sql } from '../../db/sql.ts';
+import { assertPublicHost } from '../../kernel/egress.ts';
 import type { JobDefinition } from '../../kernel/plugin.ts';
 import { scanScheduledTriggers } from './engine/scheduled.ts';
+import { CALL_WEBHOOK_JOB, type CallWebhookJob } from './steps/webhook.ts';
 
-/** Time-based triggers (a date relative to a trait, schedules), scanned every minute in every workspace. */
+/**
+ * Time-based triggers (a date relative to a trait, schedules), scanned every minute in every
+ * workspace; and the webhook step's calls, retried with backoff for about an hour.
+ */
 export const journeyJobs: Record<string, JobDefinition> = {
+  [CALL_WEBHOOK_JOB]: {
+    retryLimit: 8,
+    retryDelaySeconds: 10,
+    retryBackoff: true,
+    retryDelayMaxSeconds: 900,
+    concurrency: 8,
+    handle: async (data: CallWebhookJob, ctx) => {
+      const url = new URL(data.url);
+      if (!ctx.settings.EGRESS_ALLOW_PRIVATE_NETWORKS) await assertPublicHost(url);
+      const response = await fetch(url, {
+        method: 'POST',
+        headers: {
+          ...data.headers,
+          'content-type': 'application/json',
+          'idempotency-key': data.idempotencyKey,
+          'user-agent': 'Atrium-Journeys/1.0',
+        },
+        body: JSON.stringify(data.body),
+        redirect: 'manual',
+        signal: AbortSignal.any([AbortSignal.timeout(10_000), ctx.signal]),
+      });
+      if (!response.ok) throw new Error(`${url.host} answered ${response.status}`);
+    },
+  },
   'journeys.scan-schedules': {
     everySeconds: 60,
     retryLimit: 0,

@@ -4,11 +4,12 @@ import { sql } from '../../../db/sql.ts';
 import type { ModuleRuntime } from '../../../kernel/plugin.ts';
 import type { JourneyDefinition, JourneyNode } from '../definition.ts';
 import type { AnyStep, EnrollmentView, StepContext, StepResult } from '../steps/step.ts';
+import { type EnrollmentState, writeBatch } from './batch-writes.ts';
 
 /** A journey runs at most this many steps for one enrollment in one go; a longer run waits a tick. */
 const MAX_STEPS_PER_TURN = 50;
 /** Failed attempts of one step before the enrollment is marked failed. */
-const MAX_FAILURES = 5;
+export const MAX_FAILURES = 5;
 
 interface DueRow {
   id: string;
@@ -32,11 +33,12 @@ export interface EngineOptions {
 }
 
 /**
- * Advances due enrollments of one workspace: claims up to `batchSize` with SKIP LOCKED, runs each
- * one's steps until it waits or ends, and commits the steps' effects, the step ledger and the new
- * positions together. A crash before the commit undoes all of it, so after a restart every step
- * runs once; a step that fails is rolled back alone (savepoint) and retried with backoff.
- * Returns how many enrollments it claimed and how many steps ran.
+ * Advances due enrollments of one workspace in one transaction: claims up to `batchSize` with
+ * SKIP LOCKED, runs each one's steps until it waits or ends, then writes the step ledger and
+ * the new positions for the whole batch in three statements. The steps' own effects commit
+ * with them, so a crash before the commit undoes all of it and after a restart every step runs
+ * once. A step that writes runs behind a savepoint: when it (or a later step of the same
+ * enrollment) fails, only that enrollment is rolled back and retried with backoff.
  */
 export async function runDueEnrollments(
   runtime: ModuleRuntime,
@@ -66,29 +68,65 @@ export async function runDueEnrollments(
        order by e.due_at limit $3 for update of e skip locked`,
       [workspaceId, now, options.batchSize],
     );
+    const states: EnrollmentState[] = [];
     let ran = 0;
     for (const row of due) {
       const definition = await definitionOf(em, row, definitions);
+      let savepoint = false;
+      const beforeWrites = async () => {
+        if (savepoint) return;
+        await sql(em, 'savepoint enrollment');
+        savepoint = true;
+      };
       try {
-        ran += await em.transactional((tx) =>
-          advance(tx, runtime, options.steps, workspaceId, definition, row, now),
-        );
-      } catch (error) {
-        runtime.logger.warn({ err: error, enrollmentId: row.id, node: row.node }, 'journey step failed');
-        const failures = row.failures + 1;
-        await sql(
+        const state = await advance(
           em,
-          failures >= MAX_FAILURES
-            ? `update journey_enrollment set status = 'failed', failures = $2, due_at = null, ended_at = $3,
-                 end_reason = left($4, 300), updated_at = now() where id = $1`
-            : `update journey_enrollment set failures = $2, due_at = $3::timestamptz + make_interval(secs => 5 * power(2, $2)),
-                 end_reason = left($4, 300), updated_at = now() where id = $1`,
-          [row.id, failures, now, `step ${row.node} failed: ${(error as Error).message}`],
+          runtime,
+          options.steps,
+          workspaceId,
+          definition,
+          row,
+          now,
+          beforeWrites,
         );
+        if (savepoint) await sql(em, 'release savepoint enrollment');
+        states.push(state);
+        ran += state.ledger.length;
+      } catch (error) {
+        if (savepoint) {
+          await sql(em, 'rollback to savepoint enrollment');
+          // Entities the rolled-back steps made are gone from the database: forget them here too.
+          em.clear();
+        }
+        runtime.logger.warn({ err: error, enrollmentId: row.id, node: row.node }, 'journey step failed');
+        states.push(failed(row, now, `step ${row.node} failed: ${(error as Error).message}`));
       }
     }
+    await writeBatch(em, workspaceId, now, states);
     return { claimed: due.length, steps: ran };
   });
+}
+
+function failed(row: DueRow, now: Date, reason: string): EnrollmentState {
+  const failures = row.failures + 1;
+  const final = failures >= MAX_FAILURES;
+  return {
+    id: row.id,
+    journeyId: row.journey_id,
+    version: row.version,
+    status: final ? 'failed' : row.status,
+    node: row.node,
+    visits: row.visits,
+    dueAt: final ? null : new Date(now.getTime() + 5000 * 2 ** failures),
+    awaitingEvent: null,
+    wokenBy: row.woken_by,
+    context: row.context,
+    failures,
+    endReason: reason,
+    endedAt: final ? now : null,
+    ledger: [],
+    close: null,
+  };
 }
 
 async function definitionOf(
@@ -111,7 +149,7 @@ async function definitionOf(
   return definition;
 }
 
-/** Runs one enrollment from its node until it waits or ends; returns the steps it ran. */
+/** Runs one enrollment from its node until it waits or ends; returns where it is now and what ran. */
 async function advance(
   em: EntityManager,
   runtime: ModuleRuntime,
@@ -120,7 +158,8 @@ async function advance(
   definition: JourneyDefinition,
   row: DueRow,
   now: Date,
-): Promise<number> {
+  beforeWrites: () => Promise<void>,
+): Promise<EnrollmentState> {
   const enrollment: EnrollmentView = {
     id: row.id,
     journeyId: row.journey_id,
@@ -129,132 +168,83 @@ async function advance(
     enteredAt: row.entered_at,
     context: { ...row.context },
   };
-  let visits = row.visits;
+  const state: EnrollmentState = {
+    id: row.id,
+    journeyId: row.journey_id,
+    version: row.version,
+    status: 'active',
+    node: row.node,
+    visits: row.visits,
+    dueAt: null,
+    awaitingEvent: null,
+    wokenBy: null,
+    context: enrollment.context,
+    failures: 0,
+    endReason: null,
+    endedAt: null,
+    ledger: [],
+    close: null,
+  };
   let nodeId: string | null = row.node;
-  let ran = 0;
   let zone: string | null = null;
-  const timeZone = async () => (zone ??= await profileTimeZone(em, row.profile_id));
+  const timeZone = async () => {
+    zone ??= await profileTimeZone(em, row.profile_id);
+    return zone;
+  };
 
   if (row.status === 'waiting') {
-    // The wait is over: its timer fired or its event came. Close its ledger row with the outcome.
+    // The wait is over: its timer fired or its event came. Its ledger row gets the outcome.
     const node = nodeOf(definition, nodeId);
     const step = stepOf(steps, node);
     const outcome =
       step.resume?.(node.args as never, row.woken_by === 'event' ? 'event' : 'timeout') ?? 'next';
-    await sql(em, `update journey_step_run set outcome = $3 where enrollment_id = $1 and visit = $2`, [
-      row.id,
-      visits,
-      outcome,
-    ]);
+    state.close = { visit: row.visits, outcome };
     nodeId = node.next[outcome] ?? null;
   }
 
   while (nodeId !== null) {
-    if (ran >= MAX_STEPS_PER_TURN) {
-      await save(em, row.id, {
-        status: 'active',
-        node: nodeId,
-        visits,
-        dueAt: now,
-        context: enrollment.context,
-      });
-      return ran;
+    if (state.ledger.length >= MAX_STEPS_PER_TURN) {
+      return { ...state, node: nodeId, dueAt: now };
     }
     const node = nodeOf(definition, nodeId);
     const step = stepOf(steps, node);
-    visits += 1;
+    if (!step.readOnly) await beforeWrites();
+    state.visits += 1;
     const ctx: StepContext = {
       em,
       workspaceId,
       enrollment,
-      idempotencyKey: `${row.id}:${visits}`,
+      idempotencyKey: `${row.id}:${state.visits}`,
       now,
       dryRun: false,
       timeZone,
       runtime,
     };
     const result: StepResult = await step.fn(node.args as never, ctx);
-    ran += 1;
-    const outcome = 'outcome' in result ? result.outcome : null;
-    await sql(
-      em,
-      `insert into journey_step_run (id, workspace_id, journey_id, version, enrollment_id, node, visit, step_type, outcome, note, created_at)
-       values (gen_random_uuid(), $1, $2, $3, $4, $5, $6, $7, $8, left($9, 500), $10)`,
-      [
-        workspaceId,
-        row.journey_id,
-        row.version,
-        row.id,
-        nodeId,
-        visits,
-        node.type,
-        outcome,
-        result.note ?? null,
-        now,
-      ],
-    );
+    state.ledger.push({
+      node: nodeId,
+      visit: state.visits,
+      stepType: node.type,
+      outcome: 'outcome' in result ? result.outcome : null,
+      note: result.note ?? null,
+    });
     if ('wait' in result) {
-      await save(em, row.id, {
+      return {
+        ...state,
         status: 'waiting',
         node: nodeId,
-        visits,
         dueAt: result.wait.until,
         awaitingEvent: result.wait.event ?? null,
-        context: enrollment.context,
-      });
-      return ran;
+      };
     }
     if ('retryAt' in result) {
       // Run the same node again later (quiet hours): its ledger row says why it paused.
-      await save(em, row.id, {
-        status: 'active',
-        node: nodeId,
-        visits,
-        dueAt: result.retryAt,
-        context: enrollment.context,
-      });
-      return ran;
+      return { ...state, node: nodeId, dueAt: result.retryAt };
     }
     if (result.context) Object.assign(enrollment.context, result.context);
     nodeId = node.next[result.outcome] ?? null;
   }
-  await sql(
-    em,
-    `update journey_enrollment set status = 'completed', node = null, visits = $2, due_at = null, awaiting_event = null,
-       woken_by = null, context = $3::jsonb, control = coalesce(($3::jsonb ->> 'control')::boolean, control),
-       ended_at = $4, end_reason = 'completed', failures = 0, updated_at = now() where id = $1`,
-    [row.id, visits, JSON.stringify(enrollment.context), now],
-  );
-  return ran;
-}
-
-async function save(
-  em: EntityManager,
-  id: string,
-  state: {
-    status: 'active' | 'waiting';
-    node: string;
-    visits: number;
-    dueAt: Date;
-    awaitingEvent?: string | null;
-    context: Record<string, unknown>;
-  },
-): Promise<void> {
-  await sql(
-    em,
-    `update journey_enrollment set status = $2, node = $3, visits = $4, due_at = $5, awaiting_event = $6, woken_by = null,
-       context = $7::jsonb, control = coalesce(($7::jsonb ->> 'control')::boolean, control), failures = 0, updated_at = now()
-     where id = $1`,
-    [
-      id,
-      state.status,
-      state.node,
-      state.visits,
-      state.dueAt,
-      state.awaitingEvent ?? null,
-      JSON.stringify(state.context),
-    ],
-  );
+  return { ...state, status: 'completed', node: null, endReason: 'completed', endedAt: now };
 }
 
 function nodeOf(definition: JourneyDefinition, id: string | null): JourneyNode {

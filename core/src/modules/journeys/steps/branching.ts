@@ -7,6 +7,7 @@ import { defineStep } from './step.ts';
 /** Goes along "yes" when the profile matches a segment condition now, else "no". */
 export const branchStep = defineStep({
   code: 'branch',
+  readOnly: true,
   label: 'Condition',
   description: 'Checks a segment condition (traits, events, consent, segments) on the profile',
   args: { condition: { type: 'json', label: 'Condition', ui: 'condition' } },
@@ -61,6 +62,7 @@ function armsOf(raw: unknown): Arm[] {
  */
 export const splitStep = defineStep({
   code: 'split',
+  readOnly: true,
   label: 'Random split',
   description: 'Splits enrollments by percentage; name an arm "control" for a control group',
   args: { arms: { type: 'json', label: 'Arms ([{ name, percent }])', ui: 'split-arms' } },

@@ -51,6 +51,8 @@ export interface JourneyStep<D extends ArgDefs = ArgDefs> {
   args: D;
   /** True for steps that wait: a loop through one of them is allowed. */
   waits?: boolean;
+  /** True for steps that only read: they run without a savepoint, which is most of their cost. */
+  readOnly?: boolean;
   outcomes: (args: ArgValues<D>) => string[];
   /** Rules the argument types cannot say; name the argument at fault. */
   check?: (

@@ -6,6 +6,7 @@ const TIME = /^([01]\d|2[0-3]):[0-5]\d$/;
 /** Waits a fixed time, then goes on. */
 export const waitStep = defineStep({
   code: 'wait',
+  readOnly: true,
   label: 'Wait',
   description: 'Waits for a duration, then continues',
   args: {
@@ -28,6 +29,7 @@ export const waitStep = defineStep({
 /** Waits until a time of day on the profile's own clock (trait `timezone`), daylight saving included. */
 export const waitUntilTimeStep = defineStep({
   code: 'wait-until-time',
+  readOnly: true,
   label: 'Wait until time of day',
   description: "Waits until the next time the profile's local clock shows this time",
   args: { time: { type: 'string', label: 'Local time (HH:MM)', ui: 'time' } },
@@ -41,6 +43,7 @@ export const waitUntilTimeStep = defineStep({
 /** Waits for an event of the profile (e.g. "Order Completed"), at most `timeoutHours`. */
 export const waitForEventStep = defineStep({
   code: 'wait-for-event',
+  readOnly: true,
   label: 'Wait for event',
   description: 'Continues along "event" when the profile does this, along "timeout" when it does not in time',
   args: {
