@@ -60,6 +60,14 @@ export {
   WebhookSignatureError,
 } from './modules/conversations/channels.ts';
 export type { AttachmentMeta, MessagePart } from './modules/conversations/entities.ts';
+export {
+  type AnyStep,
+  defineStep,
+  type EnrollmentView,
+  type JourneyStep,
+  type StepContext,
+  type StepResult,
+} from './modules/journeys/steps/step.ts';
 export { type ConsentPurpose, consentPurposes } from './modules/profiles/entities.ts';
 export {
   assertConsent,

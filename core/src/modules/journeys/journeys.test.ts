@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
 import { after, before, describe, test } from 'node:test';
+import { WORKSPACE_FILTER } from '../../db/orm.ts';
 import { sql } from '../../db/sql.ts';
 import { definePlugin } from '../../kernel/plugin.ts';
 import { ProbeEffect, probePlugin } from '../../testing/fixtures/probe-plugin.ts';
@@ -14,6 +16,7 @@ import { createInbox } from '../conversations/service/inboxes.ts';
 import { addEvents, seedProfile, setConsent } from '../profiles/segments/test-fixtures.ts';
 import type { WorkspaceEntity } from '../workspaces/entities.ts';
 import { runDueEnrollments } from './engine/runner.ts';
+import { scanScheduledTriggers } from './engine/scheduled.ts';
 
 /** Sends that reached the test channel: a stand-in provider that only records, named as such. */
 const sent: { to: string | null; text: string | null; key: string }[] = [];
@@ -43,7 +46,11 @@ let inboxId: string;
 const gid = (type: string, id: string) => Buffer.from(`${type}:${id}`).toString('base64');
 
 before(async () => {
-  env = await createTestEnvironment({ plugins: [recordingChannel(), probePlugin({})] });
+  env = await createTestEnvironment({
+    plugins: [recordingChannel(), probePlugin({})],
+    // The webhook step's receiver runs on loopback in this test.
+    settings: { EGRESS_ALLOW_PRIVATE_NETWORKS: 'true' },
+  });
   demo = await env.workspace('demo');
   editor = env.adminClient.withToken(env.token('editor'));
   inboxId = (
@@ -508,6 +515,160 @@ describe('triggers and steps', () => {
     );
     assert.equal(traits?.traits.simulated, undefined);
     assert.equal(await env.em().count(ProbeEffect, {}, { filters: false }), effects);
+  });
+});
+
+describe('time triggers, caps, quiet hours and webhooks', () => {
+  const phone = async (anonymousId: string, number: string, traits: Record<string, unknown> = {}) => {
+    const id = await seedProfile(env.atrium.orm, demo.id, { anonymousId, traits });
+    await sql(
+      env.em(),
+      `insert into identity (id, workspace_id, profile_id, type, value, created_at) values (gen_random_uuid(), $1, $2, 'phone', $3, now())`,
+      [demo.id, id, number],
+    );
+    return id;
+  };
+  const policy = (input: Record<string, unknown>) =>
+    env.adminClient
+      .withToken(env.token('admin'))
+      .ok(
+        `mutation ($input: SetJourneyChannelPolicyInput!) { setJourneyChannelPolicy(input: $input) { __typename } }`,
+        { input },
+      );
+
+  test('a frequency cap stops the second send of the day; quiet hours postpone a send to their end', async () => {
+    const journeyId = await publish('capped', {
+      trigger: { type: 'api' },
+      entry: { reentry: 'always' },
+      start: 'send',
+      nodes: {
+        send: {
+          type: 'send-message',
+          args: { inboxId, text: 'Your parcel is on its way', purpose: 'transactional' },
+        },
+      },
+    });
+    const profile = await phone('cap-1', '+41791110000');
+    await policy({ channel: 'test-sms', maxPerDay: 1 });
+    await enrollViaApi(journeyId, profile);
+    await until(journeyId, (rows) => rows[0]?.status === 'completed', 'the first send');
+    await enrollViaApi(journeyId, profile);
+    const rows = await until(
+      journeyId,
+      (all) => all.length === 2 && all.every((r) => r.status === 'completed'),
+      'the second',
+    );
+    assert.deepEqual(await Promise.all(rows.map(async (r) => (await ledger(r.id))[0]?.outcome)), [
+      'sent',
+      'capped',
+    ]);
+
+    // Quiet from an hour ago to an hour from now, on the profile's clock (UTC here).
+    const hhmm = (offsetHours: number) =>
+      new Date(Date.now() + offsetHours * 3_600_000).toISOString().slice(11, 16);
+    await policy({ channel: 'test-sms', quietStart: hhmm(-1), quietEnd: hhmm(1) });
+    const night = await phone('quiet-1', '+41791110001');
+    await enrollViaApi(journeyId, night);
+    await waitFor(
+      async () => (await enrollments(journeyId)).some((r) => r.profile_id === night && r.node === 'send'),
+      20000,
+      'the postponed send',
+    );
+    await waitFor(
+      async () => {
+        const [row] = await sql<{ due_at: Date; note: string | null }>(
+          env.em(),
+          `select e.due_at, r.note from journey_enrollment e join journey_step_run r on r.enrollment_id = e.id where e.profile_id = $1`,
+          [night],
+        );
+        return (
+          row?.note === 'quiet hours on test-sms' &&
+          new Date(row.due_at).toISOString().slice(11, 16) === hhmm(1)
+        );
+      },
+      20000,
+      'the send to wait for the end of the quiet hours',
+    );
+    await policy({ channel: 'test-sms' });
+  });
+
+  test('a date relative to a trait and a schedule enter the profiles whose day it is, once', async () => {
+    const inThirtyDays = new Date(Date.now() + 30 * 86_400_000).toISOString().slice(0, 10);
+    const renewal = await publish('renewal', {
+      trigger: { type: 'trait-date', trait: 'contract_end', offsetDays: -30, time: '00:00' },
+      start: 'mark',
+      nodes: { mark: { type: 'probe.effect', args: {} } },
+    });
+    const due = await seedProfile(env.atrium.orm, demo.id, {
+      anonymousId: 'renew-1',
+      traits: { contract_end: inThirtyDays },
+    });
+    await seedProfile(env.atrium.orm, demo.id, {
+      anonymousId: 'renew-2',
+      traits: { contract_end: '2031-01-01' },
+    });
+    const weekly = await publish('digest', {
+      trigger: {
+        type: 'schedule',
+        at: '00:00',
+        timeZone: 'Europe/Zurich',
+        everyDays: 1,
+        segment: 'never-made',
+      },
+      start: 'mark',
+      nodes: { mark: { type: 'probe.effect', args: {} } },
+    });
+    const scan = () => {
+      const em = env.atrium.orm.em.fork();
+      em.setFilterParams(WORKSPACE_FILTER, { id: demo.id });
+      return em.transactional((tx) => scanScheduledTriggers(tx, demo.id, new Date()));
+    };
+    await scan();
+    await scan();
+    const rows = await until(renewal, (all) => all[0]?.status === 'completed', 'the renewal reminder');
+    assert.deepEqual(
+      rows.map((r) => r.profile_id),
+      [due],
+      'once, for the profile whose date it is',
+    );
+    assert.equal((await enrollments(weekly)).length, 0, 'no member of the (missing) segment');
+  });
+
+  test('a webhook step posts once with a stable idempotency key', async () => {
+    const received: { key: string | undefined; body: Record<string, unknown> }[] = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk) => {
+        body += chunk;
+      });
+      req.on('end', () => {
+        received.push({ key: req.headers['idempotency-key'] as string | undefined, body: JSON.parse(body) });
+        // The first call fails: the job retries with the same key.
+        res.writeHead(received.length === 1 ? 503 : 204).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as { port: number };
+    try {
+      const journeyId = await publish('crm', {
+        trigger: { type: 'api' },
+        start: 'tell',
+        nodes: {
+          tell: {
+            type: 'call-webhook',
+            args: { url: `http://127.0.0.1:${port}/hook`, body: { reason: 'welcome' } },
+          },
+        },
+      });
+      const profile = await seedProfile(env.atrium.orm, demo.id, { anonymousId: 'crm-1' });
+      await enrollViaApi(journeyId, profile);
+      await waitFor(() => received.length >= 2, 60000, 'the retried webhook call');
+      assert.equal(received[0]?.key, received[1]?.key);
+      assert.equal(received[1]?.body.profileId, profile);
+      assert.equal(received[1]?.body.reason, 'welcome');
+    } finally {
+      server.close();
+    }
   });
 });
 
