@@ -16,6 +16,7 @@ export {
   loadConfig,
   type Settings,
 } from './kernel/config.ts';
+export { assertPublicHost, isObviouslyPrivate, isPrivateAddress } from './kernel/egress.ts';
 export {
   AtriumError,
   ConfigError,
@@ -110,6 +111,14 @@ export {
   type OpenedCustomerSession,
   openCustomerSession,
 } from './modules/customer-sessions/service.ts';
+export {
+  type AnyStep,
+  defineStep,
+  type EnrollmentView,
+  type JourneyStep,
+  type StepContext,
+  type StepResult,
+} from './modules/journeys/steps/step.ts';
 export { type ConsentPurpose, consentPurposes } from './modules/profiles/entities.ts';
 export {
   assertConsent,

@@ -12,6 +12,7 @@ import { createGraphQLHandler } from './graphql/yoga.ts';
 import { createHttpApp } from './http/app.ts';
 import type { HealthCheck } from './http/health.ts';
 import { createMetrics } from './http/metrics.ts';
+import { startBackgroundLoops } from './kernel/background.ts';
 import type { AtriumConfig, Settings } from './kernel/config.ts';
 import { ConfigError } from './kernel/errors.ts';
 import { Jobs } from './kernel/jobs.ts';
@@ -45,6 +46,8 @@ export interface Atrium {
   /** The engine SEARCH_ENGINE chose; modules reach it as `runtime.search`. */
   search: SearchEngine;
   modules: LoadedModule[];
+  /** The runtime a module's hooks receive (channels, live notices, journey steps, …): for tests and scripts. */
+  runtimeOf(moduleName: string): AnyRuntime;
   /** Starts listening; resolves with the base URL. */
   listen(port?: number, host?: string): Promise<string>;
   /** Drains HTTP requests and running jobs, then closes every connection. */
@@ -99,6 +102,9 @@ export async function createAtrium(options: AtriumOptions): Promise<Atrium> {
   const searchSources = modules.flatMap((m) => m.definition.searchSources ?? []);
   const search = createSearchEngine(settings, orm, logger.child({ component: 'search' }));
   const channels = new Map(modules.flatMap((m) => m.definition.channels ?? []).map((c) => [c.code, c]));
+  const journeySteps = new Map(
+    modules.flatMap((m) => m.definition.journeySteps ?? []).map((s) => [s.code, s]),
+  );
   // Embedded mode is one process with one connection, which LISTEN cannot share.
   const live: LiveBus = embedded
     ? new LocalLiveBus()
@@ -119,6 +125,7 @@ export async function createAtrium(options: AtriumOptions): Promise<Atrium> {
         searchSources,
         channels,
         live,
+        journeySteps,
       },
     ]),
   );
@@ -144,6 +151,10 @@ export async function createAtrium(options: AtriumOptions): Promise<Atrium> {
   for (const m of modules) await m.definition.onInit?.(runtimeOf(m));
   await dispatcher.createQueues();
   await runModuleJobs(modules, runtimeOf, jobs, role !== 'api');
+  const background =
+    role !== 'api'
+      ? startBackgroundLoops(modules, runtimeOf, logger.child({ component: 'background' }))
+      : null;
   if (role !== 'api') {
     await dispatcher.start();
     // Publish right after a commit in this process instead of waiting for the next poll.
@@ -239,6 +250,7 @@ export async function createAtrium(options: AtriumOptions): Promise<Atrium> {
       await closing;
       clearTimeout(forced);
     }
+    await background?.stop();
     await dispatcher.stop();
     await jobs.stop(deadline);
     for (const m of [...modules].reverse()) await m.definition.onDestroy?.(runtimeOf(m));
@@ -256,6 +268,11 @@ export async function createAtrium(options: AtriumOptions): Promise<Atrium> {
     jobs,
     search,
     modules,
+    runtimeOf(moduleName) {
+      const module = modules.find((m) => m.definition.name === moduleName);
+      if (!module) throw new Error(`no module is named "${moduleName}"`);
+      return runtimeOf(module);
+    },
     async listen(port = settings.PORT, host = settings.HOST) {
       if (role === 'worker') throw new Error('a worker process does not serve HTTP');
       const listening = app.listen(port, host);

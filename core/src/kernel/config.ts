@@ -56,6 +56,11 @@ const settingsSchema = z.object({
   PUBLIC_BASE_URL: z.url({ protocol: /^https?$/ }).default('http://localhost:4000'),
   /** Machine-readable content requests (JSON-LD, llms.txt, sitemap) per second per client address. */
   PUBLIC_CONTENT_RATE_PER_SECOND: z.coerce.number().int().min(1).max(100_000).default(20),
+  /**
+   * Let journey webhook steps call loopback and private addresses. Off by default: a journey
+   * author must not be able to reach the cluster's internal services (SSRF).
+   */
+  EGRESS_ALLOW_PRIVATE_NETWORKS: flag.default(false),
   /** Service level of a new conversation: minutes until the first agent reply is due. */
   CONVERSATION_FIRST_RESPONSE_MINUTES: z.coerce.number().int().min(1).max(100_000).default(60),
   /** Service level of a new conversation: hours until it should be resolved. */

@@ -53,6 +53,7 @@ export function loadModules(coreModules: AnyModule[], plugins: AtriumPlugin[]): 
     'search collection',
   );
   assertUnique(loaded, (m) => (m.definition.channels ?? []).map((c) => c.code), 'channel');
+  assertUnique(loaded, (m) => (m.definition.journeySteps ?? []).map((s) => s.code), 'journey step');
   return loaded;
 }
 

@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import type { AtriumBuilder } from '../graphql/builder.ts';
 import type { CoreRefs } from '../graphql/refs.ts';
 import type { AnyChannel } from '../modules/conversations/channels.ts';
+import type { AnyStep } from '../modules/journeys/steps/step.ts';
 import type { AnySegmentOperator } from '../modules/profiles/segments/operators.ts';
 import type { SearchEngine } from '../search/engine.ts';
 import type { SearchSource } from '../search/indexing.ts';
@@ -41,6 +42,8 @@ export interface ModuleRuntime<Config = unknown> {
   channels: ReadonlyMap<string, AnyChannel>;
   /** Live notices for subscriptions (new messages, typing), across processes. */
   live: LiveBus;
+  /** Every module's journey step types by code (the core's built-ins first). */
+  journeySteps: ReadonlyMap<string, AnyStep>;
 }
 
 /** The person a GDPR export or erasure concerns, and the transaction it runs in. */
@@ -148,6 +151,17 @@ export interface ModuleDefinition<Config = unknown> {
    * across modules. The conversations module owns messages, retries and webhooks; see docs/channels.md.
    */
   channels?: AnyChannel[];
+  /**
+   * Journey step types (`{ code, args, outcomes, fn }`) this module adds; codes are unique across
+   * modules, so a plugin prefixes its own (`loyalty.award-points`). See docs/journeys.md.
+   */
+  journeySteps?: AnyStep[];
+  /**
+   * Loops that run in worker processes from start to shutdown (the journey engine's timer loop):
+   * for work that must react within a second, which a polled job queue cannot. Stop when
+   * `signal` aborts; an error is logged and the loop restarts after a pause.
+   */
+  background?: Record<string, (runtime: ModuleRuntime<Config>, signal: AbortSignal) => Promise<void>>;
   onInit?: (runtime: ModuleRuntime<Config>) => Promise<void> | void;
   onDestroy?: (runtime: ModuleRuntime<Config>) => Promise<void> | void;
   /**

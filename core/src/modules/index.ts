@@ -4,6 +4,7 @@ import { apiKeysModule } from './api-keys/index.ts';
 import { contentModule } from './content/index.ts';
 import { conversationsModule } from './conversations/index.ts';
 import { customerSessionsModule } from './customer-sessions/index.ts';
+import { journeysModule } from './journeys/index.ts';
 import { outboxModule } from './outbox/index.ts';
 import { profilesModule } from './profiles/index.ts';
 import { workspacesModule } from './workspaces/index.ts';
@@ -17,5 +18,6 @@ export const coreModules: AnyModule[] = [
   contentModule,
   conversationsModule,
   customerSessionsModule,
+  journeysModule,
   searchModule,
 ];

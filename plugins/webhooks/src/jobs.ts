@@ -1,6 +1,5 @@
-import type { JobContext, JobDefinition } from '@atrium/core';
+import { assertPublicHost, type JobContext, type JobDefinition } from '@atrium/core';
 import type { WebhooksConfig } from './config.ts';
-import { assertPublicHost } from './egress.ts';
 import { WebhookDelivery } from './entities.ts';
 import {
   type AttemptOutcome,

@@ -1,7 +1,12 @@
-import { type DomainEvent, type JobQueue, NotFoundError, ValidationError } from '@atrium/core';
+import {
+  type DomainEvent,
+  isObviouslyPrivate,
+  type JobQueue,
+  NotFoundError,
+  ValidationError,
+} from '@atrium/core';
 import { type EntityManager, LockMode } from '@mikro-orm/postgresql';
 import { toCloudEvent } from './cloud-event.ts';
-import { isObviouslyPrivate } from './egress.ts';
 import {
   WebhookDelivery,
   type WebhookDeliveryEntity,
