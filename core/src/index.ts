@@ -27,6 +27,7 @@ export {
   ValidationError,
 } from './kernel/errors.ts';
 export { type DomainEvent, type NewDomainEvent, recordEvent } from './kernel/events.ts';
+export { isUuid } from './kernel/ids.ts';
 export type { JobQueue, SendOptions } from './kernel/jobs.ts';
 export type { LiveBus } from './kernel/live.ts';
 export type { Logger } from './kernel/logger.ts';

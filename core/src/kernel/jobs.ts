@@ -1,6 +1,6 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import type { Pool } from 'pg';
-import { type Db, type Job, PgBoss, type QueueOptions } from 'pg-boss';
+import { type Db, type Job, type JobResult, PgBoss, type QueueOptions } from 'pg-boss';
 import { sql } from '../db/sql.ts';
 import type { Logger } from './logger.ts';
 
@@ -72,15 +72,42 @@ export class Jobs implements JobQueue {
     });
   }
 
+  /**
+   * Runs `handler` for each job of the queue, at most `concurrency` at once. Jobs are fetched in
+   * batches of twice that and fetching goes on without a pause while batches come back full
+   * (pg-boss's burst mode): one job per poll every half second capped a queue at two jobs a second
+   * per slot. Each job is settled on its own: one that throws is retried alone.
+   */
   async work<T extends object>(
     name: string,
     handler: (job: Job<T>) => Promise<void>,
     options: { concurrency?: number } = {},
   ): Promise<void> {
     this.#working = true;
-    const work = { batchSize: 1, pollingIntervalSeconds: 0.5, localConcurrency: options.concurrency ?? 1 };
-    await this.boss.work<T>(name, work, async ([job]) => {
-      if (job) await handler(job);
+    const concurrency = options.concurrency ?? 1;
+    const work = {
+      batchSize: Math.max(2, concurrency * 2),
+      burstWhenBatchFull: true,
+      pollingIntervalSeconds: 0.5,
+      perJobResults: true as const,
+    };
+    await this.boss.work<T, JobResult[], typeof work>(name, work, async (jobs) => {
+      const results: JobResult[] = [];
+      let next = 0;
+      const lane = async () => {
+        while (next < jobs.length) {
+          const job = jobs[next++] as Job<T>;
+          try {
+            await handler(job);
+            results.push({ id: job.id, status: 'completed' });
+          } catch (error) {
+            const { message, stack } = error instanceof Error ? error : new Error(String(error));
+            results.push({ id: job.id, status: 'failed', output: { message, stack } });
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(concurrency, jobs.length) }, lane));
+      return results;
     });
   }
 

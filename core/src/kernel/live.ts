@@ -48,14 +48,21 @@ export class LocalLiveBus implements LiveBus {
  * process that holds the agent's subscription. One LISTEN connection per process.
  */
 export class PostgresLiveBus extends LocalLiveBus {
+  readonly #databaseUrl: string;
   readonly #publisher: pg.Pool;
-  readonly #listener: pg.Client;
   readonly #logger: Logger;
+  #listener: pg.Client | null = null;
+  #closed = false;
+  #retry: NodeJS.Timeout | null = null;
 
   private constructor(databaseUrl: string, logger: Logger) {
     super();
+    this.#databaseUrl = databaseUrl;
     this.#publisher = new pg.Pool({ connectionString: databaseUrl, max: 2, application_name: 'atrium-live' });
-    this.#listener = new pg.Client({ connectionString: databaseUrl, application_name: 'atrium-live' });
+    // An idle connection the server closed (a restart, a failover) must not crash the process.
+    this.#publisher.on('error', (error) =>
+      this.#logger.warn({ err: error }, 'live notice publisher lost a connection'),
+    );
     this.#logger = logger;
   }
 
@@ -65,8 +72,14 @@ export class PostgresLiveBus extends LocalLiveBus {
     return bus;
   }
 
+  /**
+   * Opens the LISTEN connection; when it is lost, opens a new one after a second (and again,
+   * until it works), so subscriptions keep getting notices after a database restart. Notices sent
+   * while it was away are missed, which subscribers tolerate: they re-read on the next notice.
+   */
   async #listen(): Promise<void> {
-    this.#listener.on('notification', (message) => {
+    const client = new pg.Client({ connectionString: this.#databaseUrl, application_name: 'atrium-live' });
+    client.on('notification', (message) => {
       if (message.channel !== CHANNEL || !message.payload) return;
       try {
         const { topic, payload } = JSON.parse(message.payload) as {
@@ -78,11 +91,28 @@ export class PostgresLiveBus extends LocalLiveBus {
         this.#logger.warn({ err: error }, 'ignored a malformed live notice');
       }
     });
-    this.#listener.on('error', (error) =>
-      this.#logger.error({ err: error }, 'live notice connection failed'),
-    );
-    await this.#listener.connect();
-    await this.#listener.query(`listen ${CHANNEL}`);
+    const lost = (error?: Error) => {
+      if (this.#closed || this.#listener !== client) return;
+      this.#listener = null;
+      this.#logger.warn({ err: error }, 'live notice connection lost; reconnecting');
+      client.end().catch(() => {});
+      this.#retry = setTimeout(() => this.#reconnect(), 1000);
+    };
+    client.on('error', lost);
+    client.on('end', () => lost());
+    this.#listener = client;
+    await client.connect();
+    await client.query(`listen ${CHANNEL}`);
+  }
+
+  #reconnect(): void {
+    this.#retry = null;
+    if (this.#closed) return;
+    this.#listen().catch((error) => {
+      this.#listener = null;
+      this.#logger.warn({ err: error }, 'live notice connection failed; retrying');
+      if (!this.#closed) this.#retry = setTimeout(() => this.#reconnect(), 1000);
+    });
   }
 
   override async publish(topic: string, payload: Record<string, unknown>): Promise<void> {
@@ -92,8 +122,10 @@ export class PostgresLiveBus extends LocalLiveBus {
   }
 
   override async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#retry) clearTimeout(this.#retry);
     await super.close();
-    await this.#listener.end().catch(() => {});
+    await this.#listener?.end().catch(() => {});
     await this.#publisher.end().catch(() => {});
   }
 }

@@ -17,7 +17,8 @@ export const emailConfig = z.object({
   connectionTimeoutMs: z.number().int().min(100).max(120_000).default(10_000),
   greetingTimeoutMs: z.number().int().min(100).max(120_000).default(10_000),
   /** Inactivity on an open connection (a relay that stops answering mid-message). */
-  socketTimeoutMs: z.number().int().min(100).max(600_000).default(60_000),
+  // Below the 60 s after which a send counts as crashed and runs again (conversations.deliver).
+  socketTimeoutMs: z.number().int().min(100).max(50_000).default(30_000),
   /** The right-hand side of the Message-IDs we write; defaults to the domain of each inbox's address. */
   messageIdDomain: z.string().regex(HOSTNAME, 'must be a host name such as mail.example.com').optional(),
 });

@@ -1,21 +1,7 @@
-import { defineChannel, type LiveBus } from '@atrium/core';
+import { defineChannel } from '@atrium/core';
 import { type VisitorMessageNotice, visitorTopic } from './live.ts';
 import { WEBCHAT } from './service.ts';
 import { parseInboxSettings } from './settings.ts';
-
-/** The live bus the channel publishes on; the plugin connects it in `onInit`, before any delivery runs. */
-export class LiveLink {
-  #live: LiveBus | null = null;
-
-  connect(live: LiveBus): void {
-    this.#live = live;
-  }
-
-  get bus(): LiveBus {
-    if (!this.#live) throw new Error('the web chat channel was used before the plugin was initialised');
-    return this.#live;
-  }
-}
 
 /**
  * Web chat: the visitor's browser holds the session, so "delivering" is a live notice to the
@@ -23,22 +9,20 @@ export class LiveLink {
  * it when they come back. No address (the session is the address), no marketing (no consent
  * purpose: the core refuses marketing sends), typing yes, plain text only.
  */
-export function webchatChannel(link: LiveLink) {
-  return defineChannel({
-    code: WEBCHAT,
-    label: 'Web chat',
-    args: {},
-    capabilities: { typing: true, richText: false, attachments: false, templates: false },
-    addressType: null,
-    inboxSettings: (settings) => ({ ...parseInboxSettings(settings) }),
-    fn: async (message) => {
-      const notice: VisitorMessageNotice = {
-        kind: 'message',
-        conversationId: message.conversationId,
-        messageId: message.id,
-      };
-      await link.bus.publish(visitorTopic(message.profileId), { ...notice });
-      return { providerMessageId: `webchat:${message.id}` };
-    },
-  });
-}
+export const webchatChannel = defineChannel({
+  code: WEBCHAT,
+  label: 'Web chat',
+  args: {},
+  capabilities: { typing: true, richText: false, attachments: false, templates: false },
+  addressType: null,
+  inboxSettings: (settings) => ({ ...parseInboxSettings(settings) }),
+  fn: async (message, ctx) => {
+    const notice: VisitorMessageNotice = {
+      kind: 'message',
+      conversationId: message.conversationId,
+      messageId: message.id,
+    };
+    await ctx.live.publish(visitorTopic(message.profileId), { ...notice });
+    return { providerMessageId: `webchat:${message.id}` };
+  },
+});

@@ -1,5 +1,5 @@
 import { definePlugin } from '@atrium/core';
-import { LiveLink, webchatChannel } from './channel.ts';
+import { webchatChannel } from './channel.ts';
 import { type WebchatOptions, webchatConfig } from './config.ts';
 import { webchatRoutes } from './routes.ts';
 import { webchatSchema } from './schema.ts';
@@ -13,16 +13,11 @@ export { parseInboxSettings, type WebchatInboxSettings } from './settings.ts';
  * Web chat: an embeddable widget on the customer's site; visitors get customer sessions, write
  * into their conversation and receive agents' replies and typing live over server-sent events.
  */
-export const webchatPlugin = definePlugin((_options: WebchatOptions = {}) => {
-  // The channel publishes replies on the live bus, which exists once the runtime does.
-  const live = new LiveLink();
-  return {
-    name: 'channel-webchat',
-    compatibility: '^1.0.0',
-    config: webchatConfig,
-    channels: [webchatChannel(live)],
-    routes: webchatRoutes,
-    schema: webchatSchema,
-    onInit: (runtime) => live.connect(runtime.live),
-  };
-});
+export const webchatPlugin = definePlugin((_options: WebchatOptions = {}) => ({
+  name: 'channel-webchat',
+  compatibility: '^1.0.0',
+  config: webchatConfig,
+  channels: [webchatChannel],
+  routes: webchatRoutes,
+  schema: webchatSchema,
+}));

@@ -8,6 +8,7 @@ import {
   CustomerSession,
   CustomerSessionConflictError,
   type CustomerSessionEntity,
+  isUuid,
   type ModuleRuntime,
   openCustomerSession,
   RateLimiter,
@@ -28,7 +29,6 @@ import {
 import { greetingFor } from './settings.ts';
 
 const MAX_BODY = 4 * 1024;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * Under /plugins/channel-webchat:
@@ -74,7 +74,7 @@ export function webchatRoutes(router: Router, runtime: ModuleRuntime<WebchatConf
     try {
       const body = await jsonBody(ctx);
       const inboxId = body.inboxId;
-      if (typeof inboxId !== 'string' || !UUID.test(inboxId)) {
+      if (!isUuid(inboxId)) {
         throw new ValidationError('inboxId must be the id of a web chat inbox', 'inboxId');
       }
       const inbox = await webchatInboxOf(runtime.orm.em.fork(), inboxId);

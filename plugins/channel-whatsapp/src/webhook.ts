@@ -238,7 +238,14 @@ function statusOf(raw: Json): DeliveryStatusUpdate | null {
   // Other statuses (e.g. `deleted`, `warning`) say nothing about delivery.
   if (!id || !status || !STATUSES.has(status)) return null;
   const at = timeOf(raw.timestamp);
-  const update: DeliveryStatusUpdate = { providerMessageId: id, status, ...(at ? { at } : {}) };
+  const ours = stringOf(raw.biz_opaque_callback_data);
+  const update: DeliveryStatusUpdate = {
+    providerMessageId: id,
+    status,
+    ...(at ? { at } : {}),
+    // What we sent as biz_opaque_callback_data (the message id): finds the message even before `sent`.
+    ...(ours ? { messageId: ours } : {}),
+  };
   if (status === 'failed')
     update.error = describeMetaError(metaErrorOfWebhook(arrayOf(raw.errors)[0] ?? null));
   return update;

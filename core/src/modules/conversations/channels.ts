@@ -1,4 +1,5 @@
 import { AtriumError } from '../../kernel/errors.ts';
+import type { LiveBus } from '../../kernel/live.ts';
 import type { ConsentPurpose, IdentityType } from '../profiles/entities.ts';
 import type { ArgDefs, ArgValues } from '../profiles/segments/conditions.ts';
 import type { AttachmentMeta, MessagePart, MessageStatus } from './entities.ts';
@@ -49,6 +50,8 @@ export interface SendResult {
 /** What a channel's send receives besides the message. */
 export interface ChannelSendContext {
   signal: AbortSignal;
+  /** Live notices: how session channels (web chat) reach a visitor's open stream. */
+  live: LiveBus;
   /** Renders a content entry for templates; the conversations module passes the content module's. */
   renderTemplate: (
     entryKey: string,
@@ -91,6 +94,11 @@ export interface InboundMessage {
 
 export interface DeliveryStatusUpdate {
   providerMessageId: string;
+  /**
+   * Our message id, from providers that echo what we sent with it (WhatsApp's
+   * `biz_opaque_callback_data`): a status that overtakes the worker's `sent` still finds its message.
+   */
+  messageId?: string;
   status: Extract<MessageStatus, 'sent' | 'delivered' | 'read' | 'failed'>;
   error?: string;
   at?: Date;

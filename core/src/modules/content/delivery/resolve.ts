@@ -1,5 +1,6 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { NotFoundError, ValidationError } from '../../../kernel/errors.ts';
+import { isUuid } from '../../../kernel/ids.ts';
 import { type AnySegmentOperator, builtInSegmentOperators } from '../../profiles/segments/operators.ts';
 import {
   ContentEntry,
@@ -48,8 +49,6 @@ export interface ResolveOptions {
   now?: Date;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /**
  * The published content of `key` for one reader: the first entry-level variant whose audience
  * matches, then the same for every block that has variants, values resolved along the locale's
@@ -62,7 +61,7 @@ export async function resolveContent(
   options: ResolveOptions,
 ): Promise<ResolvedContent> {
   const now = options.now ?? new Date();
-  if (options.profileId && !UUID.test(options.profileId))
+  if (options.profileId && !isUuid(options.profileId))
     throw new ValidationError('profileId must be a profile id (a UUID)', 'profileId');
   const chain = readChain(await workspaceLocales(em, workspaceId), options.locale);
   if (!chain)

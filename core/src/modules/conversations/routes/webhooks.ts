@@ -4,6 +4,7 @@ import type { Context } from 'koa';
 import { WORKSPACE_FILTER } from '../../../db/orm.ts';
 import { transactionalWithRetry } from '../../../db/retry.ts';
 import { AtriumError, ValidationError } from '../../../kernel/errors.ts';
+import { isUuid } from '../../../kernel/ids.ts';
 import type { ModuleRuntime } from '../../../kernel/plugin.ts';
 import { RateLimiter } from '../../profiles/routes/rate-limit.ts';
 import { BodyTooLargeError, readBody } from '../../profiles/routes/request-body.ts';
@@ -21,7 +22,6 @@ import {
 
 /** Raw MIME with attachments is the largest thing a channel posts; 10 MB is a generous mail. */
 const MAX_WEBHOOK_BYTES = 10 * 1024 * 1024;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * `/channels/<inbox id>/webhook`: where providers post inbound messages and delivery statuses.
@@ -112,7 +112,7 @@ async function inboxFor(
 } | null> {
   const id = String(ctx.params.inboxId);
   // The inbox id is the only thing that names a workspace here: look it up across workspaces.
-  const inbox = UUID.test(id)
+  const inbox = isUuid(id)
     ? await runtime.orm.em.fork().findOne(ChannelInbox, { id }, { filters: false })
     : null;
   if (!inbox?.enabled) {

@@ -59,6 +59,7 @@ export async function deliverMessage(data: DeliverJob, ctx: JobContext): Promise
   try {
     ({ providerMessageId } = await channel.fn(outbound, {
       signal: ctx.signal,
+      live: ctx.live,
       renderTemplate: (entryKey, locale, variables) =>
         renderTemplate(em, data.workspaceId, ctx.segmentOperators, {
           entryKey,
@@ -85,10 +86,13 @@ export async function deliverMessage(data: DeliverJob, ctx: JobContext): Promise
       { id: claimed.id },
       { lockMode: LockMode.PESSIMISTIC_WRITE },
     );
-    if (message.status === 'sending') message.status = 'sent';
+    // A status callback may have overtaken this (delivered, read, failed): never move it back.
+    if (message.status === 'sending') {
+      message.status = 'sent';
+      message.error = null;
+    }
     message.providerMessageId = providerMessageId;
     message.sentAt ??= new Date();
-    message.error = null;
     recordEvent(tx, {
       type: 'conversation.message-sent',
       workspaceId: message.workspace,

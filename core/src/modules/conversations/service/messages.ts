@@ -2,6 +2,7 @@ import { type EntityManager, UniqueConstraintViolationException } from '@mikro-o
 import { sql } from '../../../db/sql.ts';
 import { NotFoundError, ValidationError } from '../../../kernel/errors.ts';
 import { recordEvent } from '../../../kernel/events.ts';
+import { isUuid } from '../../../kernel/ids.ts';
 import type { JobQueue } from '../../../kernel/jobs.ts';
 import type { LiveBus } from '../../../kernel/live.ts';
 import type { Logger } from '../../../kernel/logger.ts';
@@ -126,6 +127,7 @@ export async function receiveInbound(
     await identityRulesOf(em, workspaceId),
   );
   const profileId = resolution.profileIds[0] as string;
+  if (inbound.from.name) await rememberName(em, workspaceId, profileId, inbound.from.name);
 
   const conversation =
     (await threadOf(em, workspaceId, profileId, inbound.inReplyTo ?? [])) ??
@@ -167,6 +169,34 @@ export async function receiveInbound(
     payload: { conversationId: conversation.id, messageId: message.id, profileId, channel: inbox.channel },
   });
   return { message, conversation, created: true };
+}
+
+/**
+ * The name a channel knows the sender by (an e-mail display name, a WhatsApp profile name) becomes
+ * the profile's `name` trait when it has none: agents see who writes. A name already there stays.
+ */
+async function rememberName(
+  em: EntityManager,
+  workspaceId: string,
+  profileId: string,
+  raw: string,
+): Promise<void> {
+  const name = raw.trim().slice(0, 200);
+  if (!name) return;
+  const changed = await sql(
+    em,
+    `update profile set traits = traits || jsonb_build_object('name', $3::text), updated_at = now()
+     where id = $1 and workspace_id = $2 and not traits ? 'name' returning id`,
+    [profileId, workspaceId, name],
+  );
+  if (changed.length) {
+    recordEvent(em, {
+      type: 'profile.traits-changed',
+      workspaceId,
+      subject: profileId,
+      payload: { profileId, changed: ['name'] },
+    });
+  }
 }
 
 /** The live conversation of the profile that an earlier message with one of these provider ids is in. */
@@ -214,12 +244,13 @@ export async function applyDeliveryStatus(
   inbox: ChannelInboxEntity,
   update: DeliveryStatusUpdate,
 ): Promise<MessageEntity | null> {
-  const message = await em.findOne(Message, {
-    workspace: inbox.workspace,
-    inbox: inbox.id,
-    direction: 'outbound',
-    providerMessageId: update.providerMessageId,
-  });
+  const where = { workspace: inbox.workspace, inbox: inbox.id, direction: 'outbound' as const };
+  let message = await em.findOne(Message, { ...where, providerMessageId: update.providerMessageId });
+  if (!message && update.messageId && isUuid(update.messageId)) {
+    // The status overtook the worker recording `sent`: find the message by our id and keep the provider's.
+    message = await em.findOne(Message, { ...where, id: update.messageId, providerMessageId: null });
+    if (message) message.providerMessageId = update.providerMessageId;
+  }
   if (!message) return null;
   const at = update.at ?? new Date();
   if (update.status === 'failed') {
