@@ -131,12 +131,13 @@ async function runFile(fileRun: FileRun): Promise<void> {
   const signal = AbortSignal.timeout(fileTimeoutMs);
   const relative = path.relative(process.cwd(), fileRun.file);
   try {
-    // forceExit: a file whose tests are done exits even if a handle (pool, timer) is left open.
+    // No forceExit: under process isolation it drops a file's last verdicts before the parent reads
+    // them (nodejs/node#64833), so counts were lower bounds. A file that leaks a handle (a pool, a
+    // timer) now hangs until the file timeout and fails loudly, naming itself: fix the leak.
     const stream = run({
       files: [fileRun.file],
       isolation: 'process',
       concurrency: 1,
-      forceExit: true,
       signal,
     });
     for await (const event of stream as AsyncIterable<TestEvent>) {
