@@ -672,6 +672,104 @@ describe('time triggers, caps, quiet hours and webhooks', () => {
   });
 });
 
+describe('segments, exits and profile updates', () => {
+  const setTraits = (profileId: string, traits: Record<string, unknown>) =>
+    env.adminClient
+      .withToken(env.token('admin'))
+      .ok(
+        `mutation ($id: ID!, $traits: JSON!) { setProfileTraits(input: { profileId: $id, traits: $traits }) { __typename } }`,
+        { id: gid('Profile', profileId), traits },
+      );
+
+  test('entering a segment starts a journey; leaving it, or an exit event, ends it; update-profile writes traits', async () => {
+    const segment = (
+      await editor.ok(
+        `mutation ($input: CreateSegmentInput!) { createSegment(input: $input) { ... on CreateSegmentPayload { segment { id } } } }`,
+        {
+          input: {
+            key: 'gold',
+            name: 'Gold',
+            condition: { op: 'trait', args: { trait: 'tier', comparator: 'equals', value: 'gold' } },
+          },
+        },
+      )
+    ).createSegment.segment;
+    await waitFor(
+      async () =>
+        (await editor.ok(`query ($id: ID!) { segment(id: $id) { status } }`, { id: segment.id })).segment
+          .status === 'ACTIVE',
+      20000,
+      'the segment to be computed',
+    );
+    const journeyId = await publish('gold-welcome', {
+      trigger: { type: 'segment-entered', segment: 'gold' },
+      exit: { segmentExited: 'gold', event: 'Complained' },
+      start: 'stamp',
+      nodes: {
+        stamp: { type: 'update-profile', args: { traits: { welcomed: 'gold' } }, next: { next: 'hold' } },
+        hold: { type: 'wait', args: { days: 7 } },
+      },
+    });
+    const leaver = await seedProfile(env.atrium.orm, demo.id, { anonymousId: 'gold-1' });
+    const complainer = await seedProfile(env.atrium.orm, demo.id, { anonymousId: 'gold-2' });
+    for (const p of [leaver, complainer]) await setTraits(p, { tier: 'gold' });
+    await until(
+      journeyId,
+      (rows) => rows.length === 2 && rows.every((r) => r.status === 'waiting'),
+      'both to enter and wait',
+    );
+    const [traits] = await sql<{ welcomed: string }>(
+      env.em(),
+      `select traits ->> 'welcomed' as welcomed from profile where id = $1`,
+      [leaver],
+    );
+    assert.equal(traits?.welcomed, 'gold', 'update-profile set the trait');
+
+    await setTraits(leaver, { tier: 'silver' });
+    await addEvents(env.atrium.orm, demo.id, complainer, [{ name: 'Complained' }]);
+    const rows = await until(journeyId, (all) => all.every((r) => r.status === 'exited'), 'both to exit');
+    const reasons = Object.fromEntries(rows.map((r) => [r.profile_id, r.end_reason]));
+    assert.equal(reasons[leaver], 'left segment gold');
+    assert.equal(reasons[complainer], 'exit event Complained');
+  });
+
+  test('a schedule enters the members of its segment once per day', async () => {
+    const member = await seedProfile(env.atrium.orm, demo.id, { anonymousId: 'digest-1' });
+    await setTraits(member, { tier: 'gold' });
+    await waitFor(
+      async () =>
+        (
+          await sql(
+            env.em(),
+            `select 1 from segment_membership m join segment s on s.id = m.segment_id where s.key = 'gold' and m.profile_id = $1`,
+            [member],
+          )
+        ).length === 1,
+      20000,
+      'the membership',
+    );
+    const journeyId = await publish('gold-digest', {
+      trigger: { type: 'schedule', at: '00:00', timeZone: 'UTC', everyDays: 1, segment: 'gold' },
+      start: 'mark',
+      nodes: { mark: { type: 'probe.effect', args: {} } },
+    });
+    const scan = () => {
+      const em = env.atrium.orm.em.fork();
+      em.setFilterParams(WORKSPACE_FILTER, { id: demo.id });
+      return em.transactional((tx) => scanScheduledTriggers(tx, demo.id, new Date()));
+    };
+    await scan();
+    await scan();
+    const rows = await until(
+      journeyId,
+      (all) => all.length > 0 && all.every((r) => r.status === 'completed'),
+      'the digest',
+    );
+    assert.ok(rows.some((r) => r.profile_id === member));
+    assert.equal(new Set(rows.map((r) => r.profile_id)).size, rows.length, 'each member once');
+  });
+});
+
 async function enrollViaApi(journeyId: string, profileId: string) {
   const result = (
     await editor.ok(
