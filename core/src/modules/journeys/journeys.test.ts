@@ -13,8 +13,10 @@ import {
 } from '../../testing/index.ts';
 import { defineChannel } from '../conversations/channels.ts';
 import { createInbox } from '../conversations/service/inboxes.ts';
+import { operatorRegistry } from '../profiles/segments/operators.ts';
 import { addEvents, seedProfile, setConsent } from '../profiles/segments/test-fixtures.ts';
 import type { WorkspaceEntity } from '../workspaces/entities.ts';
+import { validateDefinition } from './definition.ts';
 import { runDueEnrollments } from './engine/runner.ts';
 import { scanScheduledTriggers } from './engine/scheduled.ts';
 
@@ -355,35 +357,59 @@ describe('triggers and steps', () => {
   });
 
   test('a time-of-day wait follows the profile clock across a daylight-saving change', async () => {
-    const journeyId = await publish('morning', {
-      trigger: { type: 'api' },
-      start: 'nine',
-      nodes: { nine: { type: 'wait-until-time', args: { time: '09:00' } } },
-    });
-    const profile = await seedProfile(env.atrium.orm, demo.id, {
-      anonymousId: 'tz-1',
-      traits: { timezone: 'Europe/Zurich' },
-    });
-    // Entered on the evening before clocks go forward (29 March 2026, 02:00 → 03:00 in Zurich).
-    const [row] = await sql<{ id: string }>(
-      env.em(),
-      `insert into journey_enrollment (id, workspace_id, journey_id, version, profile_id, status, node, due_at, visits, control, context, entered_at, failures, updated_at)
-       values (gen_random_uuid(), $1, $2, 1, $3, 'active', 'nine', '2026-03-28T20:00:00Z', 0, false, '{}', '2026-03-28T20:00:00Z', 0, now()) returning id`,
-      [demo.id, localId(journeyId), profile],
-    );
-    const runtime = env.atrium.runtimeOf('journeys');
-    await runDueEnrollments(
-      runtime,
-      { steps: runtime.journeySteps, batchSize: 10 },
-      new Date('2026-03-28T20:00:01Z'),
-    );
-    const [after] = await sql<{ due_at: Date }>(
-      env.em(),
-      `select due_at from journey_enrollment where id = $1`,
-      [row?.id],
-    );
-    // 09:00 in Zurich on 29 March is 07:00 UTC (summer time), not 08:00.
-    assert.equal(new Date(after?.due_at as Date).toISOString(), '2026-03-29T07:00:00.000Z');
+    // Its own API-only environment: no engine loop runs there, so only this call, with its clock in
+    // March 2026, advances the enrollment.
+    const quiet = await createTestEnvironment({ role: 'api' });
+    try {
+      const workspace = await quiet.workspace('demo');
+      const runtime = quiet.atrium.runtimeOf('journeys');
+      const definition = validateDefinition(
+        {
+          trigger: { type: 'api' },
+          start: 'nine',
+          nodes: { nine: { type: 'wait-until-time', args: { time: '09:00' } } },
+        },
+        { steps: runtime.journeySteps, operators: operatorRegistry(runtime.segmentOperators) },
+      );
+      const journeyId = crypto.randomUUID();
+      await sql(
+        quiet.em(),
+        `insert into journey (id, workspace_id, key, name, status, draft, published_version, created_at, updated_at)
+         values ($1, $2, 'morning', 'morning', 'published', $3::jsonb, 1, now(), now())`,
+        [journeyId, workspace.id, JSON.stringify(definition)],
+      );
+      await sql(
+        quiet.em(),
+        `insert into journey_version (id, workspace_id, journey_id, version, definition, in_flight_policy, created_at)
+         values (gen_random_uuid(), $1, $2, 1, $3::jsonb, 'keep', now())`,
+        [workspace.id, journeyId, JSON.stringify(definition)],
+      );
+      const profile = await seedProfile(quiet.atrium.orm, workspace.id, {
+        anonymousId: 'tz-1',
+        traits: { timezone: 'Europe/Zurich' },
+      });
+      // Entered on the evening before clocks go forward (29 March 2026, 02:00 → 03:00 in Zurich).
+      const [row] = await sql<{ id: string }>(
+        quiet.em(),
+        `insert into journey_enrollment (id, workspace_id, journey_id, version, profile_id, status, node, due_at, visits, control, context, entered_at, failures, updated_at)
+         values (gen_random_uuid(), $1, $2, 1, $3, 'active', 'nine', '2026-03-28T20:00:00Z', 0, false, '{}', '2026-03-28T20:00:00Z', 0, now()) returning id`,
+        [workspace.id, journeyId, profile],
+      );
+      await runDueEnrollments(
+        runtime,
+        { steps: runtime.journeySteps, batchSize: 10 },
+        new Date('2026-03-28T20:00:01Z'),
+      );
+      const [after] = await sql<{ due_at: Date }>(
+        quiet.em(),
+        `select due_at from journey_enrollment where id = $1`,
+        [row?.id],
+      );
+      // 09:00 in Zurich on 29 March is 07:00 UTC (summer time), not 08:00.
+      assert.equal(new Date(after?.due_at as Date).toISOString(), '2026-03-29T07:00:00.000Z');
+    } finally {
+      await quiet.destroy();
+    }
   });
 
   test('a split with a control group, and analytics with uplift and drop-offs', async () => {
