@@ -5,7 +5,7 @@ import { conversationDependencies } from '../../conversations/levels.ts';
 import { sendMessage } from '../../conversations/service/messages.ts';
 import { renderTemplate } from '../../conversations/service/templates.ts';
 import { ConsentRequiredError } from '../../profiles/privacy/consent.ts';
-import { setProfileTraits } from '../../profiles/service/profiles.ts';
+import { applyTraits } from '../../profiles/service/profiles.ts';
 import { inLocalWindow, nextLocalTime } from '../engine/clock.ts';
 import { ChannelPolicy } from '../entities.ts';
 import { defineStep } from './step.ts';
@@ -125,7 +125,7 @@ export const updateProfileStep = defineStep({
   fn: async (args, ctx) => {
     if (ctx.dryRun)
       return { outcome: 'next', note: `would set ${Object.keys(args.traits as object).join(', ')}` };
-    await setProfileTraits(
+    await applyTraits(
       ctx.em,
       ctx.workspaceId,
       ctx.enrollment.profileId,

@@ -1,4 +1,5 @@
 import type { EntityManager, FilterQuery } from '@mikro-orm/postgresql';
+import { sql } from '../../../db/sql.ts';
 import { NotFoundError, ValidationError } from '../../../kernel/errors.ts';
 import { recordEvent } from '../../../kernel/events.ts';
 import {
@@ -78,28 +79,54 @@ export async function setProfileTraits(
   profileId: string,
   traits: Record<string, unknown>,
 ): Promise<ProfileEntity> {
-  const checked = validateTraits(traits, await traitSchemaOf(em, workspaceId));
+  // One transaction: the change and its event commit together (the event is flushed at its end).
   return em.transactional(async (tem) => {
-    const profile = await getProfile(tem, profileId);
-    const next = { ...profile.traits };
-    const changed: string[] = [];
-    for (const [key, value] of Object.entries(checked)) {
-      if (JSON.stringify(next[key]) === JSON.stringify(value ?? undefined)) continue;
-      if (value === null) delete next[key];
-      else next[key] = value;
-      changed.push(key);
-    }
-    if (changed.length) {
-      profile.traits = next;
-      recordEvent(tem, {
-        type: 'profile.traits-changed',
-        workspaceId,
-        subject: profile.id,
-        payload: { profileId: profile.id, changed },
-      });
-    }
+    await applyTraits(tem, workspaceId, profileId, traits);
+    // Re-read: the statement wrote past the entity this request may have loaded.
+    const profile = await tem.findOne(Profile, { id: profileId }, { refresh: true });
+    if (!profile) throw new NotFoundError('Profile');
     return profile;
   });
+}
+
+/**
+ * Sets (or, with null, removes) traits in one statement that locks the row, and records
+ * `profile.traits-changed` with the keys that really changed; returns them. The event is an ORM
+ * entity: the caller's transaction flushes it. For hot paths (the journey engine) that need no
+ * entity back.
+ */
+export async function applyTraits(
+  em: EntityManager,
+  workspaceId: string,
+  profileId: string,
+  traits: Record<string, unknown>,
+): Promise<string[]> {
+  const checked = validateTraits(traits, await traitSchemaOf(em, workspaceId));
+  const set = Object.fromEntries(Object.entries(checked).filter(([, value]) => value !== null));
+  const removed = Object.keys(checked).filter((key) => checked[key] === null);
+  const [row] = await sql<{ changed: string[] }>(
+    em,
+    `with old as (select id, traits from profile where id = $1 and workspace_id = $2 for update),
+     changed as (
+       select k from old, jsonb_each($3::jsonb) as e(k, v) where old.traits -> k is distinct from v
+       union all
+       select k from old, unnest($4::text[]) as k where old.traits ? k),
+     updated as (
+       update profile p set traits = (old.traits || $3::jsonb) - $4::text[], updated_at = now()
+       from old where p.id = old.id and exists (select 1 from changed) returning p.id)
+     select coalesce((select array_agg(k) from changed), '{}') as changed from old`,
+    [profileId, workspaceId, JSON.stringify(set), removed],
+  );
+  if (!row) throw new NotFoundError('Profile');
+  if (row.changed.length) {
+    recordEvent(em, {
+      type: 'profile.traits-changed',
+      workspaceId,
+      subject: profileId,
+      payload: { profileId, changed: row.changed },
+    });
+  }
+  return row.changed;
 }
 
 export interface MergePreview {
