@@ -1,0 +1,124 @@
+// Time to first token and total time of an assistant answer against a raw Ollama chat call with
+// the same model, the same prompt and the same settings, in the same run, alternating. The
+// overhead is what the assistant adds: policy, retrieval through the search port, the output
+// guard's hold-back. Aim: ≤ 50 ms overhead to first token.
+// Needs ATRIUM_TEST_DATABASE_URL, OLLAMA_URL and OLLAMA_MODEL (deploy/local/postgres.sh, ollama.sh).
+// BENCH_RUNS (default 10) answers of each kind.
+import { OllamaProvider, WORKSPACE_FILTER } from '@atrium/core';
+import { createTestEnvironment } from '@atrium/core/testing';
+import { answerQuestion } from '../src/answer.ts';
+import { assistantConfig } from '../src/config.ts';
+import { buildPrompt } from '../src/governance.ts';
+import { assistantPlugin } from '../src/index.ts';
+import { DEFAULT_POLICY } from '../src/policy.ts';
+import { retrievePassages } from '../src/retrieval.ts';
+import { prepareContent, publishArticle } from '../src/test-support.ts';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 10);
+const url = process.env.OLLAMA_URL;
+const model = process.env.OLLAMA_MODEL;
+if (!url || !model)
+  throw new Error('set OLLAMA_URL and OLLAMA_MODEL (bash deploy/local/ollama.sh prints them)');
+
+const env = await createTestEnvironment({
+  plugins: [assistantPlugin()],
+  settings: { OLLAMA_URL: url, OLLAMA_MODEL: model },
+});
+try {
+  const workspaceId = (await env.workspace('demo')).id;
+  await prepareContent(env);
+  await publishArticle(env, {
+    key: 'returns',
+    title: 'Returning an item',
+    body: 'You can return an item within 30 days of delivery. Print the return label from your account and drop the parcel at any post office. Refunds arrive within 5 business days.',
+  });
+  const em = env.em();
+  em.setFilterParams(WORKSPACE_FILTER, { id: workspaceId });
+  const config = assistantConfig.parse({ maxAnswerTokens: 64 });
+  const runtime = { ...env.atrium.runtimeOf('assistant'), config };
+  const settings = { maxTokens: config.maxAnswerTokens, temperature: 0.2, seed: 7 };
+  // Both sides generate with the same settings.
+  let calledAt = 0;
+  class SameSettings extends OllamaProvider {
+    override chatStream(request: Parameters<OllamaProvider['chatStream']>[0]) {
+      calledAt = performance.now();
+      return super.chatStream({ ...request, ...settings });
+    }
+  }
+  const llm = new SameSettings({ url, model, timeoutMs: 300_000 });
+  const question = 'How can I return an item I bought?';
+  const passages = await retrievePassages(runtime, em, {
+    workspaceId,
+    question,
+    collections: DEFAULT_POLICY.allowedCollections,
+    includeInternal: false,
+    limit: config.maxSources,
+    minCoverage: config.minCoverage,
+  });
+
+  async function raw(): Promise<[number, number]> {
+    const started = performance.now();
+    let first = 0;
+    const prompt = buildPrompt(DEFAULT_POLICY, passages, question, null);
+    for await (const chunk of llm.chatStream({ messages: prompt.messages })) {
+      if (!first && chunk.content.trim()) first = performance.now() - started;
+    }
+    return [first, performance.now() - started];
+  }
+  const beforeModel: number[] = [];
+  async function assistant(): Promise<[number, number]> {
+    const started = performance.now();
+    let first = 0;
+    const outcome = await answerQuestion(
+      {
+        runtime,
+        llm,
+        em,
+        policy: DEFAULT_POLICY,
+        onText: (text) => {
+          if (!first && text.trim()) first = performance.now() - started;
+        },
+      },
+      { workspaceId, question, audience: 'customer' },
+    );
+    beforeModel.push(calledAt - started);
+    if (outcome.mode !== 'generated')
+      console.error(`note: an answer was ${outcome.mode} (${outcome.rulesApplied.join(', ')})`);
+    return [first, performance.now() - started];
+  }
+
+  process.stderr.write('warming up the model…\n');
+  await raw();
+  const times = { raw: [] as [number, number][], assistant: [] as [number, number][] };
+  for (let i = 0; i < RUNS; i++) {
+    times.raw.push(await raw());
+    times.assistant.push(await assistant());
+    process.stderr.write(`run ${i + 1}/${RUNS}\n`);
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+  const row = (name: string, t: [number, number][]) => ({
+    name,
+    ttft: median(t.map((x) => x[0])),
+    total: median(t.map((x) => x[1])),
+  });
+  const r = row('raw Ollama chat', times.raw);
+  const a = row('assistant answer', times.assistant);
+  console.log(
+    `model ${model} at ${url}, ${RUNS} runs each, medians, ${config.maxAnswerTokens} tokens at most`,
+  );
+  console.log('kind                 first token     total');
+  for (const x of [r, a])
+    console.log(
+      `${x.name.padEnd(20)} ${x.ttft.toFixed(0).padStart(8)} ms ${x.total.toFixed(0).padStart(8)} ms`,
+    );
+  const overhead = a.ttft - r.ttft;
+  console.log(
+    `overhead to first token: ${overhead.toFixed(0)} ms (aim ≤ 50 ms): ${overhead <= 50 ? 'met' : 'NOT met'}`,
+  );
+  console.log(`overhead in total: ${(a.total - r.total).toFixed(0)} ms`);
+  // The part of the overhead that is the assistant's own work (policy, retrieval, memory, prompt),
+  // free of the model's noise; the rest is the guard releasing text a word behind the model.
+  console.log(`assistant work before the model is called: ${median(beforeModel).toFixed(1)} ms`);
+} finally {
+  await env.destroy();
+}
