@@ -9,6 +9,8 @@ export type { AtriumBuilder } from './graphql/builder.ts';
 export type { GraphQLContext } from './graphql/context.ts';
 export { enumValues, workspaceIdOf } from './graphql/helpers.ts';
 export type { CoreRefs, ViewerShape } from './graphql/refs.ts';
+export { RateLimiter } from './http/rate-limit.ts';
+export { BodyTooLargeError, readBody } from './http/request-body.ts';
 export {
   type AtriumConfig,
   type AtriumConfigFile,
@@ -45,6 +47,21 @@ export {
   type ModuleRuntime,
 } from './kernel/plugin.ts';
 export { CORE_VERSION } from './kernel/version.ts';
+export {
+  type ChatChunk,
+  type ChatRequest,
+  type ChatResult,
+  type EmbedRequest,
+  type JsonSchema,
+  LlmError,
+  type LlmErrorCode,
+  type LlmMessage,
+  type LlmProvider,
+  type LlmTool,
+  type LlmToolCall,
+  OllamaProvider,
+} from './llm/index.ts';
+export { type AuditRecord, type AuditTarget, recordAudit } from './modules/audit/service.ts';
 export {
   type AnyChannel,
   type ChannelCapabilities,
@@ -127,8 +144,6 @@ export {
   consentDefaults,
   hasConsent,
 } from './modules/profiles/privacy/consent.ts';
-export { RateLimiter } from './modules/profiles/routes/rate-limit.ts';
-export { BodyTooLargeError, readBody } from './modules/profiles/routes/request-body.ts';
 export type { ArgDef, ArgDefs, ArgValues } from './modules/profiles/segments/conditions.ts';
 export type { EventAggregate } from './modules/profiles/segments/event-aggregates.ts';
 export {

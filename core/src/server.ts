@@ -21,6 +21,8 @@ import { createLogger, type Logger } from './kernel/logger.ts';
 import { type LoadedModule, loadModules } from './kernel/module-host.ts';
 import { runModuleJobs } from './kernel/module-jobs.ts';
 import { type AnyRuntime, bindDataSubjectHooks, type DataSubjectHooks } from './kernel/plugin.ts';
+import { createLlmProvider } from './llm/index.ts';
+import type { LlmProvider } from './llm/provider.ts';
 import { coreModules } from './modules/index.ts';
 import { OutboxDispatcher, type RegisteredSubscription } from './modules/outbox/dispatcher.ts';
 import { WorkspaceLookup } from './modules/workspaces/service.ts';
@@ -45,6 +47,8 @@ export interface Atrium {
   jobs: Jobs;
   /** The engine SEARCH_ENGINE chose; modules reach it as `runtime.search`. */
   search: SearchEngine;
+  /** The LLM OLLAMA_URL configures, or null; modules reach it as `runtime.llm`. */
+  llm: LlmProvider | null;
   modules: LoadedModule[];
   /** The runtime a module's hooks receive (channels, live notices, journey steps, …): for tests and scripts. */
   runtimeOf(moduleName: string): AnyRuntime;
@@ -101,6 +105,7 @@ export async function createAtrium(options: AtriumOptions): Promise<Atrium> {
   const segmentOperators = modules.flatMap((m) => m.definition.segmentOperators ?? []);
   const searchSources = modules.flatMap((m) => m.definition.searchSources ?? []);
   const search = createSearchEngine(settings, orm, logger.child({ component: 'search' }));
+  const llm = createLlmProvider(settings);
   const channels = new Map(modules.flatMap((m) => m.definition.channels ?? []).map((c) => [c.code, c]));
   const journeySteps = new Map(
     modules.flatMap((m) => m.definition.journeySteps ?? []).map((s) => [s.code, s]),
@@ -126,6 +131,7 @@ export async function createAtrium(options: AtriumOptions): Promise<Atrium> {
         channels,
         live,
         journeySteps,
+        llm,
       },
     ]),
   );
@@ -194,6 +200,8 @@ export async function createAtrium(options: AtriumOptions): Promise<Atrium> {
       workspaces,
       logger: graphqlLogger,
       graphiql,
+      introspection: settings.NODE_ENV !== 'production',
+      maxTokens: settings.GRAPHQL_MAX_TOKENS,
     });
 
   const healthChecks = new Map<string, HealthCheck>([
@@ -209,6 +217,8 @@ export async function createAtrium(options: AtriumOptions): Promise<Atrium> {
   }
   // The PostgreSQL engine is the database, which the check above covers.
   if (search.kind !== 'postgres') healthChecks.set('search', () => search.health());
+  // The server answers and the configured models are on it.
+  if (llm) healthChecks.set('llm', () => llm.health());
   for (const m of modules) {
     for (const [name, check] of Object.entries(m.definition.healthChecks ?? {})) {
       healthChecks.set(`${m.definition.name}.${name}`, () => check(runtimeOf(m)));
@@ -230,11 +240,16 @@ export async function createAtrium(options: AtriumOptions): Promise<Atrium> {
     metrics: createMetrics(),
     graphql: [
       { path: '/graphql', yoga: yoga(schemas.admin, '/graphql', 'admin') },
-      { path: '/public/graphql', yoga: yoga(schemas.public, '/public/graphql', 'public') },
+      {
+        path: '/public/graphql',
+        yoga: yoga(schemas.public, '/public/graphql', 'public'),
+        ratePerAddress: settings.PUBLIC_GRAPHQL_RATE_PER_SECOND,
+      },
     ],
     healthChecks,
     isShuttingDown: () => shuttingDown,
     moduleRouters,
+    graphqlMaxBodyBytes: settings.GRAPHQL_MAX_BODY_BYTES,
   });
 
   let server: Server | null = null;
@@ -267,6 +282,7 @@ export async function createAtrium(options: AtriumOptions): Promise<Atrium> {
     orm,
     jobs,
     search,
+    llm,
     modules,
     runtimeOf(moduleName) {
       const module = modules.find((m) => m.definition.name === moduleName);

@@ -23,6 +23,16 @@ admin_url="$(printf '%s\n' "$env_lines" | sed -n 's/^DATABASE_ADMIN_URL=//p' | t
 [ -n "$admin_url" ] || fail "services.sh printed no DATABASE_ADMIN_URL line"
 export ATRIUM_TEST_DATABASE_URL="$admin_url"
 log "ATRIUM_TEST_DATABASE_URL=$ATRIUM_TEST_DATABASE_URL"
+# The Keycloak auth suite (core/src/auth/keycloak.test.ts) gets tokens from this realm.
+KEYCLOAK_URL="$(printf '%s\n' "$env_lines" | sed -n 's/^KEYCLOAK_URL=//p' | tail -n1)"
+[ -n "$KEYCLOAK_URL" ] || fail "services.sh printed no KEYCLOAK_URL line"
+export KEYCLOAK_URL
+log "KEYCLOAK_URL=$KEYCLOAK_URL"
+OLLAMA_URL="$(printf '%s\n' "$env_lines" | sed -n 's/^OLLAMA_URL=//p' | tail -n1)"
+OLLAMA_MODEL="$(printf '%s\n' "$env_lines" | sed -n 's/^OLLAMA_MODEL=//p' | tail -n1)"
+[ -n "$OLLAMA_URL" ] && [ -n "$OLLAMA_MODEL" ] || fail "services.sh printed no OLLAMA_URL/OLLAMA_MODEL lines"
+export OLLAMA_URL OLLAMA_MODEL
+log "OLLAMA_URL=$OLLAMA_URL OLLAMA_MODEL=$OLLAMA_MODEL"
 # The chart tests (deploy/tests/chart.test.ts) run this helm: built once from the Go module proxy, cached.
 if ! HELM="$(bash deploy/local/helm.sh | sed -n 's/^HELM=//p')" || [ -z "$HELM" ]; then fail "no helm (deploy/local/helm.sh)"; fi; export HELM
 

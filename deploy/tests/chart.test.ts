@@ -444,6 +444,7 @@ describe('chart and core stay in step', () => {
       'MEILI_URL',
       'MEILI_API_KEY',
       'PUBLIC_BASE_URL',
+      'OLLAMA_URL',
     ]);
     const unknown = atriumSettingNames().filter((name) => !chartSettings.has(name) && !derived.has(name));
     assert.deepEqual(

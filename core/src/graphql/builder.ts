@@ -34,6 +34,8 @@ export function createBuilder(limits: GraphQLLimits) {
     plugins: [ScopeAuthPlugin, ErrorsPlugin, RelayPlugin, DataloaderPlugin, ComplexityPlugin, SubGraphPlugin],
     defaultFieldNullability: false,
     scopeAuth: {
+      // Refuse a subscription when it is opened, not per event: no stream for a caller without the scope.
+      authorizeOnSubscribe: true,
       authScopes: (ctx) => {
         const has = (scope: CallerScope) => ctx.principal?.scopes.includes(scope) ?? false;
         return {

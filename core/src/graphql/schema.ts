@@ -1,6 +1,7 @@
 import { type GraphQLObjectType, GraphQLSchema, lexicographicSortSchema, printSchema } from 'graphql';
 import type { LoadedModule } from '../kernel/module-host.ts';
 import type { AnyRuntime } from '../kernel/plugin.ts';
+import { auditMutations } from '../modules/audit/mutations.ts';
 import { createBuilder, type GraphQLLimits } from './builder.ts';
 import { addCoreTypes } from './core-types.ts';
 
@@ -19,7 +20,8 @@ export function buildSchemas(
   const refs = addCoreTypes(builder);
   for (const module of modules) module.definition.schema?.(builder, refs, runtimeOf(module));
   return {
-    admin: withoutEmptyRoots(builder.toSchema({ subGraph: 'admin' })),
+    // Every Admin mutation that succeeds leaves an audit entry (staff actions; customers use Public).
+    admin: auditMutations(withoutEmptyRoots(builder.toSchema({ subGraph: 'admin' }))),
     public: withoutEmptyRoots(builder.toSchema({ subGraph: 'public' })),
   };
 }

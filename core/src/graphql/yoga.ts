@@ -1,6 +1,6 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
-import { GraphQLError, type GraphQLSchema } from 'graphql';
-import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { GraphQLError, type GraphQLSchema, NoSchemaIntrospectionCustomRule, parse } from 'graphql';
+import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { ParameterizedContext } from 'koa';
 import type { Authenticator } from '../auth/authenticator.ts';
 import { WORKSPACE_FILTER } from '../db/orm.ts';
@@ -19,6 +19,13 @@ export interface YogaOptions {
   workspaces: WorkspaceLookup;
   logger: Logger;
   graphiql: boolean;
+  /**
+   * Off in production: introspection queries are refused and error messages carry no
+   * "Did you mean …?" suggestions, so the schema is not handed to whoever asks.
+   */
+  introspection: boolean;
+  /** Most lexical tokens a document may have; parsing stops beyond (GRAPHQL_MAX_TOKENS). */
+  maxTokens: number;
 }
 
 type KoaContext = ParameterizedContext<RequestState>;
@@ -33,6 +40,16 @@ export function createGraphQLHandler(
     graphiql: options.graphiql,
     landingPage: false,
     batching: false,
+    // Any site may call the API, but never with the browser's cookies: credentials are bearer
+    // headers a page must hold itself, so a foreign page gains nothing (no ambient authority).
+    cors: {
+      origin: '*',
+      credentials: false,
+      methods: ['GET', 'POST'],
+      allowedHeaders: ['authorization', 'content-type', 'accept', 'x-api-key', 'x-request-id'],
+      maxAge: 600,
+    },
+    plugins: [documentLimits(options)],
     logging: {
       debug: (...args) => options.logger.debug(args),
       info: (...args) => options.logger.info(args),
@@ -41,15 +58,21 @@ export function createGraphQLHandler(
     },
     maskedErrors: {
       // Expected failures keep their message; anything else is logged and masked.
+      // The field's path and location are kept, so a client sees which field failed.
       maskError: (error, message) => {
+        const located = error instanceof GraphQLError ? { nodes: error.nodes, path: error.path } : {};
         const original = error instanceof GraphQLError ? error.originalError : error;
         if (original instanceof AtriumError) {
-          return new GraphQLError(original.message, { extensions: { code: original.code } });
+          return new GraphQLError(original.message, { ...located, extensions: { code: original.code } });
         }
-        if (error instanceof GraphQLError && !error.originalError) return error;
-        if (original instanceof GraphQLError) return original;
+        if (error instanceof GraphQLError && !error.originalError) {
+          return options.introspection ? error : withoutSuggestions(error);
+        }
+        if (original instanceof GraphQLError) {
+          return new GraphQLError(original.message, { ...located, extensions: original.extensions });
+        }
         options.logger.error({ err: original }, 'unexpected error in a resolver');
-        return new GraphQLError(message, { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+        return new GraphQLError(message, { ...located, extensions: { code: 'INTERNAL_SERVER_ERROR' } });
       },
     },
     context: async ({ koa }) => createContext(koa, options),
@@ -105,4 +128,44 @@ async function createContext(koa: KoaContext, options: YogaOptions): Promise<Gra
     }
     throw error;
   }
+}
+
+/** Token limit on every document; without introspection, no `__schema`/`__type` and no suggestions. */
+function documentLimits(options: YogaOptions): Plugin {
+  return {
+    onParse({ setParseFn }) {
+      setParseFn((source, parseOptions) => parse(source, { ...parseOptions, maxTokens: options.maxTokens }));
+    },
+    onExecute() {
+      if (options.introspection) return;
+      // Variables are coerced when execution starts: "Did you mean the enum value …?" comes from there.
+      return {
+        onExecuteDone({ result, setResult }) {
+          if (!('errors' in result) || !result.errors?.length) return;
+          setResult({ ...result, errors: result.errors.map(withoutSuggestions) });
+        },
+      };
+    },
+    onValidate({ addValidationRule }) {
+      if (options.introspection) return;
+      addValidationRule(NoSchemaIntrospectionCustomRule);
+      return ({ result, setResult }) =>
+        setResult(
+          result.map((e: Error) =>
+            e instanceof GraphQLError ? withoutSuggestions(e) : new GraphQLError(e.message),
+          ),
+        );
+    },
+  };
+}
+
+/** graphql-js names near-miss fields, arguments and enum values; in production that maps the schema. */
+function withoutSuggestions(error: GraphQLError): GraphQLError {
+  const message = error.message.replace(/\s*Did you mean [^?]*\?/g, '');
+  if (message === error.message) return error;
+  return new GraphQLError(message, {
+    nodes: error.nodes,
+    path: error.path,
+    extensions: error.extensions,
+  });
 }

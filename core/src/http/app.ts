@@ -6,6 +6,8 @@ import type { Registry } from 'prom-client';
 import type { GraphQLContext } from '../graphql/context.ts';
 import type { Logger } from '../kernel/logger.ts';
 import { type HealthCheck, healthRoutes } from './health.ts';
+import { RateLimiter } from './rate-limit.ts';
+import { BodyTooLargeError, readBody } from './request-body.ts';
 import { type RequestState, requestIdAndLogging } from './request-id.ts';
 
 export interface HttpAppOptions {
@@ -14,19 +16,26 @@ export interface HttpAppOptions {
   graphql: {
     path: string;
     yoga: YogaServerInstance<{ koa: Koa.ParameterizedContext<RequestState> }, GraphQLContext>;
+    /** Requests per second per client address (this process); beyond, 429 with Retry-After. */
+    ratePerAddress?: number;
   }[];
   healthChecks: Map<string, HealthCheck>;
   isShuttingDown: () => boolean;
   /** Module routers and where they are mounted ('' for the root). */
   moduleRouters: { prefix: string; router: Router }[];
+  /** Largest GraphQL request body read; a longer one is answered 413 before GraphQL sees it. */
+  graphqlMaxBodyBytes: number;
 }
 
 export function createHttpApp(options: HttpAppOptions): Koa<RequestState> {
-  const app = new Koa<RequestState>({ proxy: true });
+  // Behind one ingress hop: the client address is the last X-Forwarded-For entry (the one the
+  // ingress appended), never the first, which the client writes itself and could vary at will.
+  const app = new Koa<RequestState>({ proxy: true, maxIpsCount: 1 });
   app.silent = true;
   app.on('error', (error) => options.logger.error({ err: error }, 'unhandled HTTP error'));
   app.use(requestIdAndLogging(options.logger));
   app.use(options.metrics.middleware);
+  app.use(securityHeaders);
 
   const router = new Router<RequestState>();
   healthRoutes(router, options.healthChecks, options.isShuttingDown);
@@ -34,9 +43,26 @@ export function createHttpApp(options: HttpAppOptions): Koa<RequestState> {
     ctx.type = options.metrics.registry.contentType;
     ctx.body = await options.metrics.registry.metrics();
   });
-  for (const { path, yoga } of options.graphql) {
+  for (const { path, yoga, ratePerAddress } of options.graphql) {
+    const limiter = ratePerAddress ? new RateLimiter(ratePerAddress) : null;
     router.all(path, async (ctx) => {
-      const response: Response = await yoga.handleNodeRequestAndResponse(ctx.req, ctx.res, { koa: ctx });
+      const wait = limiter?.take(ctx.ip) ?? 0;
+      if (wait > 0) {
+        ctx.status = 429;
+        ctx.set('Retry-After', String(Math.max(1, Math.ceil(wait))));
+        ctx.body = {
+          errors: [
+            {
+              message: 'too many requests from this address; retry later',
+              extensions: { code: 'RATE_LIMITED' },
+            },
+          ],
+        };
+        return;
+      }
+      const request = await boundedRequest(ctx, options.graphqlMaxBodyBytes);
+      if (!request) return;
+      const response: Response = await yoga.fetch(request, { koa: ctx });
       ctx.status = response.status;
       for (const [key, value] of response.headers) ctx.set(key, value);
       if (!response.body) ctx.body = null;
@@ -53,4 +79,49 @@ export function createHttpApp(options: HttpAppOptions): Koa<RequestState> {
   app.use(router.routes());
   app.use(router.allowedMethods());
   return app;
+}
+
+/** Every answer: no MIME sniffing, no referrer leaks, never framed; HSTS when served over HTTPS. */
+async function securityHeaders(ctx: Koa.ParameterizedContext<RequestState>, next: Koa.Next): Promise<void> {
+  ctx.set('X-Content-Type-Options', 'nosniff');
+  ctx.set('Referrer-Policy', 'no-referrer');
+  ctx.set('X-Frame-Options', 'DENY');
+  if (ctx.secure) ctx.set('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
+  await next();
+}
+
+/**
+ * The request as a fetch Request for graphql-yoga, with the body read up to `limit` bytes; a
+ * longer body is answered 413 here (returns null). Its signal aborts when the client goes away,
+ * which ends a subscription's stream.
+ */
+async function boundedRequest(
+  ctx: Koa.ParameterizedContext<RequestState>,
+  limit: number,
+): Promise<Request | null> {
+  let body: Buffer | undefined;
+  if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
+    try {
+      body = await readBody(ctx.req, limit);
+    } catch (error) {
+      if (!(error instanceof BodyTooLargeError)) throw error;
+      ctx.status = 413;
+      ctx.set('Connection', 'close');
+      ctx.body = { errors: [{ message: error.message, extensions: { code: 'PAYLOAD_TOO_LARGE' } }] };
+      return null;
+    }
+  }
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(ctx.req.headers)) {
+    if (value === undefined || name === 'content-length' || name === 'transfer-encoding') continue;
+    for (const v of Array.isArray(value) ? value : [value]) headers.append(name, v);
+  }
+  const gone = new AbortController();
+  ctx.res.once('close', () => gone.abort());
+  return new Request(new URL(ctx.originalUrl, `${ctx.protocol}://${ctx.host || 'localhost'}`), {
+    method: ctx.method,
+    headers,
+    body: body ? new Uint8Array(body) : undefined,
+    signal: gone.signal,
+  });
 }

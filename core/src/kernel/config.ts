@@ -38,6 +38,17 @@ const settingsSchema = z.object({
   GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).max(50).default(12),
   GRAPHQL_MAX_COMPLEXITY: z.coerce.number().int().min(10).max(100000).default(2000),
   GRAPHQL_MAX_BREADTH: z.coerce.number().int().min(5).max(10000).default(200),
+  /** Largest GraphQL request body in bytes; a longer one is answered 413 before it is parsed. */
+  GRAPHQL_MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(50 * 1024 * 1024)
+    .default(1024 * 1024),
+  /** Most lexical tokens in one GraphQL document (directive and alias floods stop at parsing). */
+  GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(100).max(1_000_000).default(10_000),
+  /** Public graph requests per second per client address and process (a token bucket; 429 beyond). */
+  PUBLIC_GRAPHQL_RATE_PER_SECOND: z.coerce.number().int().min(1).max(1_000_000).default(100),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(600000).default(15000),
   OUTBOX_RETRY_LIMIT: z.coerce.number().int().min(0).max(50).default(5),
   OUTBOX_RETRY_DELAY_S: z.coerce.number().int().min(1).max(3600).default(2),
@@ -47,6 +58,8 @@ const settingsSchema = z.object({
   JOBS_EXPIRE_S: z.coerce.number().int().min(1).max(86400).default(300),
   /** Days a fully delivered domain event is kept before the hourly cleanup removes it. */
   OUTBOX_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(7),
+  /** Days an audit entry is kept before the hourly cleanup removes it. */
+  AUDIT_RETENTION_DAYS: z.coerce.number().int().min(1).max(36500).default(365),
   /** Event deliveries one worker process runs at once. */
   OUTBOX_CONCURRENCY: z.coerce.number().int().min(1).max(100).default(4),
   JOBS_SUPERVISE_INTERVAL_S: z.coerce.number().int().min(1).max(3600).default(30),
@@ -75,6 +88,14 @@ const settingsSchema = z.object({
   MEILI_URL: z.url({ protocol: /^https?$/ }).optional(),
   /** Meilisearch's API key (a secret: never logged). */
   MEILI_API_KEY: z.string().min(1).optional(),
+  /** The Ollama server, e.g. http://ollama:11434. Absent: no LLM; the assistant answers extractively. */
+  OLLAMA_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** The chat model on that server (it must be pulled or created there; /readyz checks). */
+  OLLAMA_MODEL: z.string().min(1).default('llama3.2'),
+  /** An embedding model on that server for semantic retrieval; absent: full-text search only. */
+  OLLAMA_EMBED_MODEL: z.string().min(1).optional(),
+  /** Longest an LLM call (a whole chat answer, an embedding) may take before it is aborted. */
+  LLM_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(60_000),
 });
 
 type RawSettings = z.infer<typeof settingsSchema>;

@@ -4,6 +4,7 @@ import type { EntityManager, EntitySchema, MikroORM } from '@mikro-orm/postgresq
 import type { z } from 'zod';
 import type { AtriumBuilder } from '../graphql/builder.ts';
 import type { CoreRefs } from '../graphql/refs.ts';
+import type { LlmProvider } from '../llm/provider.ts';
 import type { AnyChannel } from '../modules/conversations/channels.ts';
 import type { AnyStep } from '../modules/journeys/steps/step.ts';
 import type { AnySegmentOperator } from '../modules/profiles/segments/operators.ts';
@@ -44,6 +45,8 @@ export interface ModuleRuntime<Config = unknown> {
   live: LiveBus;
   /** Every module's journey step types by code (the core's built-ins first). */
   journeySteps: ReadonlyMap<string, AnyStep>;
+  /** The LLM the settings configure (OLLAMA_URL), or null: then answer without one. */
+  llm: LlmProvider | null;
 }
 
 /** The person a GDPR export or erasure concerns, and the transaction it runs in. */

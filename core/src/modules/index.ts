@@ -1,6 +1,7 @@
 import type { AnyModule } from '../kernel/plugin.ts';
 import { searchModule } from '../search/index.ts';
 import { apiKeysModule } from './api-keys/index.ts';
+import { auditModule } from './audit/index.ts';
 import { contentModule } from './content/index.ts';
 import { conversationsModule } from './conversations/index.ts';
 import { customerSessionsModule } from './customer-sessions/index.ts';
@@ -13,6 +14,7 @@ import { workspacesModule } from './workspaces/index.ts';
 export const coreModules: AnyModule[] = [
   workspacesModule,
   apiKeysModule,
+  auditModule,
   outboxModule,
   profilesModule,
   contentModule,

@@ -55,6 +55,8 @@ export async function createTestEnvironment(options: TestEnvironmentOptions = {}
     OUTBOX_POLL_MS: '100',
     JOBS_SUPERVISE_INTERVAL_S: '1',
     SHUTDOWN_TIMEOUT_MS: '5000',
+    // Tests call the Public graph from one address far faster than a visitor.
+    PUBLIC_GRAPHQL_RATE_PER_SECOND: '100000',
     ...options.settings,
   });
   let atrium: Atrium;

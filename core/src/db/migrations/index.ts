@@ -7,6 +7,7 @@ import { CoreContentWorkflow } from './core-0005-content-workflow.ts';
 import { CoreConversations } from './core-0006-conversations.ts';
 import { CoreCustomerSessions } from './core-0007-customer-sessions.ts';
 import { CoreJourneys } from './core-0008-journeys.ts';
+import { CoreAudit } from './core-0009-audit.ts';
 
 /** The core's migrations, oldest first; plugins' follow in the order plugins are listed. */
 export const coreMigrations: MigrationDefinition[] = [
@@ -18,4 +19,5 @@ export const coreMigrations: MigrationDefinition[] = [
   { name: 'core-0006-conversations', class: CoreConversations },
   { name: 'core-0007-customer-sessions', class: CoreCustomerSessions },
   { name: 'core-0008-journeys', class: CoreJourneys },
+  { name: 'core-0009-audit', class: CoreAudit },
 ];

@@ -1,7 +1,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
+import { RateLimiter } from '../../../http/rate-limit.ts';
 import type { ModuleRuntime } from '../../../kernel/plugin.ts';
-import { RateLimiter } from '../../profiles/routes/rate-limit.ts';
 import { readChain } from '../delivery/locales.ts';
 import { entryJsonLd, serializeJsonLd } from '../machine-readable/jsonld.ts';
 import { type IndexItem, renderLlmsTxt } from '../machine-readable/llms-txt.ts';

@@ -1,5 +1,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
+import { RateLimiter } from '../../../http/rate-limit.ts';
+import { BodyTooLargeError, readBody } from '../../../http/request-body.ts';
 import { ValidationError } from '../../../kernel/errors.ts';
 import type { ModuleRuntime } from '../../../kernel/plugin.ts';
 import { IngestionWriter } from '../service/ingestion-writer.ts';
@@ -10,8 +12,6 @@ import {
   parseTrackingRequest,
 } from '../service/tracking-calls.ts';
 import { type WriteKeyHolder, writeKeyAuthenticatorOf } from '../service/write-keys.ts';
-import { RateLimiter } from './rate-limit.ts';
-import { BodyTooLargeError, readBody } from './request-body.ts';
 
 /** Segment's HTTP tracking API paths, with the one-letter aliases its clients may use. */
 const endpoints: [Endpoint, string][] = [

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { RateLimiter } from '../../../http/rate-limit.ts';
 import { createTestEnvironment, type TestEnvironment } from '../../../testing/index.ts';
-import { RateLimiter } from './rate-limit.ts';
 
 test('the bucket allows a second of burst, then refills at the rate, per key', () => {
   const limiter = new RateLimiter(2);
