@@ -21,7 +21,7 @@ import { runDueEnrollments } from './engine/runner.ts';
 import { scanScheduledTriggers } from './engine/scheduled.ts';
 
 /** Sends that reached the test channel: a stand-in provider that only records, named as such. */
-const sent: { to: string | null; text: string | null; key: string }[] = [];
+const sent: { to: string | null; text: string | null; key: string; parts: unknown[] }[] = [];
 const recordingChannel = definePlugin(() => ({
   name: 'journey-test-channel',
   compatibility: '^1.0.0',
@@ -30,11 +30,11 @@ const recordingChannel = definePlugin(() => ({
       code: 'test-sms',
       label: 'Test SMS (records sends; a stand-in for a provider)',
       args: {},
-      capabilities: { richText: false, attachments: false, templates: false, typing: false },
+      capabilities: { richText: false, attachments: false, templates: true, typing: false },
       addressType: 'phone',
       marketingConsent: 'marketing_sms',
       fn: async (message) => {
-        sent.push({ to: message.to, text: message.text, key: message.idempotencyKey });
+        sent.push({ to: message.to, text: message.text, key: message.idempotencyKey, parts: message.parts });
         return { providerMessageId: `test-${message.id}` };
       },
     }),
@@ -249,6 +249,35 @@ describe('triggers and steps', () => {
     );
     await waitFor(() => sent.some((s) => s.text === 'Grüezi!'), 10000, 'the send to reach the channel');
     assert.equal(sent.filter((s) => s.text === 'Grüezi!').length, 1);
+  });
+
+  test('a journey sends a template part (a WhatsApp template) through the channel', async () => {
+    const journeyId = await publish('template-part', {
+      trigger: { type: 'api' },
+      start: 'notify',
+      nodes: {
+        notify: {
+          type: 'send-message',
+          args: {
+            inboxId,
+            purpose: 'transactional',
+            parts: [{ type: 'template', name: 'order_update', language: 'de', components: [] }],
+          },
+        },
+      },
+    });
+    const profile = await seedProfile(env.atrium.orm, demo.id, { anonymousId: 'tpl-1' });
+    await sql(
+      env.em(),
+      `insert into identity (id, workspace_id, profile_id, type, value, created_at) values (gen_random_uuid(), $1, $2, 'phone', '+41791112233', now())`,
+      [demo.id, profile],
+    );
+    await enrollViaApi(journeyId, profile);
+    await waitFor(() => sent.some((s) => s.to === '+41791112233'), 20000, 'the template send');
+    const send = sent.find((s) => s.to === '+41791112233');
+    assert.deepEqual(send?.parts, [
+      { type: 'template', name: 'order_update', language: 'de', components: [] },
+    ]);
   });
 
   test('a marketing send without consent is blocked and says why', async () => {

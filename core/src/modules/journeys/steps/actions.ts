@@ -1,6 +1,6 @@
 import { sql } from '../../../db/sql.ts';
 import { AtriumError } from '../../../kernel/errors.ts';
-import { ChannelInbox } from '../../conversations/entities.ts';
+import { ChannelInbox, type MessagePart } from '../../conversations/entities.ts';
 import { conversationDependencies } from '../../conversations/levels.ts';
 import { sendMessage } from '../../conversations/service/messages.ts';
 import { renderTemplate } from '../../conversations/service/templates.ts';
@@ -32,10 +32,23 @@ export const sendMessageStep = defineStep({
       default: 'marketing',
     },
     channelArgs: { type: 'json', label: 'Channel arguments', required: false },
+    parts: {
+      type: 'json',
+      label: 'Structured parts',
+      description:
+        'e.g. a WhatsApp template: [{ "type": "template", "name": "order_update", "language": "de" }]',
+      required: false,
+    },
   },
   outcomes: () => ['sent', 'blocked', 'capped'],
-  check: (args) =>
-    args.template || args.text ? null : { arg: 'template', message: 'name a content entry or give a text' },
+  check: (args) => {
+    if (args.parts !== undefined && !isPartList(args.parts)) {
+      return { arg: 'parts', message: 'must be a list of objects with a "type"' };
+    }
+    return args.template || args.text || args.parts
+      ? null
+      : { arg: 'template', message: 'name a content entry, give a text or parts' };
+  },
   fn: async (args, ctx) => {
     const inbox = await ctx.em.findOne(ChannelInbox, { id: args.inboxId, workspace: ctx.workspaceId });
     if (!inbox) return { outcome: 'blocked', note: 'the inbox no longer exists' };
@@ -57,6 +70,7 @@ export const sendMessageStep = defineStep({
     if (policy && (await capReached(ctx, inbox.channel, policy))) {
       return { outcome: 'capped', note: `frequency cap on ${inbox.channel}` };
     }
+    const parts = isPartList(args.parts) ? args.parts : [];
     const text = args.template
       ? (
           await renderTemplate(ctx.em, ctx.workspaceId, ctx.runtime.segmentOperators, {
@@ -66,14 +80,18 @@ export const sendMessageStep = defineStep({
             variables: ctx.enrollment.context,
           })
         ).text
-      : (args.text as string);
-    if (ctx.dryRun) return { outcome: 'sent', note: `would send on ${inbox.channel}: ${text.slice(0, 80)}` };
+      : (args.text ?? null);
+    if (ctx.dryRun) {
+      const what = text ? text.slice(0, 80) : parts.map((p) => p.type).join(', ');
+      return { outcome: 'sent', note: `would send on ${inbox.channel}: ${what}` };
+    }
     try {
       await sendMessage(ctx.em, conversationDependencies(ctx.runtime), {
         workspaceId: ctx.workspaceId,
         profileId: ctx.enrollment.profileId,
         inboxId: inbox.id,
         text,
+        parts,
         args: (args.channelArgs as Record<string, unknown> | undefined) ?? {},
         purpose: args.purpose,
         author: 'system',
@@ -134,3 +152,14 @@ export const updateProfileStep = defineStep({
     return { outcome: 'next' };
   },
 });
+
+/** Parts as a journey author writes them: objects that name their type (the channel checks the rest). */
+function isPartList(value: unknown): value is MessagePart[] {
+  return (
+    Array.isArray(value) &&
+    value.length <= 10 &&
+    value.every(
+      (part) => typeof part === 'object' && part !== null && typeof (part as MessagePart).type === 'string',
+    )
+  );
+}
