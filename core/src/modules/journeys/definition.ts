@@ -1,5 +1,6 @@
 import { ValidationError } from '../../kernel/errors.ts';
 import { type OperatorShape, validateArgs } from '../profiles/segments/conditions.ts';
+import { isTimeZone } from './engine/clock.ts';
 import type { AnyStep } from './steps/step.ts';
 
 /** What starts an enrollment. */
@@ -285,9 +286,7 @@ export function timeAt(raw: unknown, at: string): string {
 }
 
 export function checkTimeZone(zone: string, at: string): void {
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: zone });
-  } catch {
+  if (!isTimeZone(zone)) {
     throw new ValidationError(
       `${at}: unknown time zone "${zone}" (use an IANA name such as Europe/Zurich)`,
       at,

@@ -441,6 +441,72 @@ describe('triggers and steps', () => {
     }
   });
 
+  test('a step that keeps failing is retried with backoff, then the enrollment fails and says why', async () => {
+    // API-only: only these calls, with their own clocks, advance the enrollment.
+    const quiet = await createTestEnvironment({ role: 'api' });
+    try {
+      const workspace = await quiet.workspace('demo');
+      const runtime = quiet.atrium.runtimeOf('journeys');
+      // A version whose step type's plugin has since been removed from the deployment.
+      const definition = {
+        trigger: { type: 'api' },
+        start: 'gone',
+        nodes: { gone: { type: 'removed.step', args: {}, next: {} } },
+      };
+      const journeyId = crypto.randomUUID();
+      await sql(
+        quiet.em(),
+        `insert into journey (id, workspace_id, key, name, status, draft, published_version, created_at, updated_at)
+         values ($1, $2, 'orphan', 'orphan', 'published', $3::jsonb, 1, now(), now())`,
+        [journeyId, workspace.id, JSON.stringify(definition)],
+      );
+      await sql(
+        quiet.em(),
+        `insert into journey_version (id, workspace_id, journey_id, version, definition, in_flight_policy, created_at)
+         values (gen_random_uuid(), $1, $2, 1, $3::jsonb, 'keep', now())`,
+        [workspace.id, journeyId, JSON.stringify(definition)],
+      );
+      const profile = await seedProfile(quiet.atrium.orm, workspace.id, { anonymousId: 'orphan-1' });
+      const start = new Date('2030-01-01T00:00:00Z');
+      const [row] = await sql<{ id: string }>(
+        quiet.em(),
+        `insert into journey_enrollment (id, workspace_id, journey_id, version, profile_id, status, node, due_at, visits, control, context, entered_at, failures, updated_at)
+         values (gen_random_uuid(), $1, $2, 1, $3, 'active', 'gone', $4, 0, false, '{}', $4, 0, now()) returning id`,
+        [workspace.id, journeyId, profile, start],
+      );
+      const state = async () =>
+        (
+          await sql<{ status: string; failures: number; due_at: Date | null; end_reason: string | null }>(
+            quiet.em(),
+            `select status, failures, due_at, end_reason from journey_enrollment where id = $1`,
+            [row?.id],
+          )
+        )[0];
+      let now = new Date(start.getTime() + 1000);
+      for (let attempt = 1; attempt <= 5; attempt++) {
+        await runDueEnrollments(runtime, { steps: runtime.journeySteps, batchSize: 10 }, now);
+        const after = await state();
+        assert.equal(after?.failures, attempt);
+        assert.match(after?.end_reason ?? '', /no step type "removed\.step" is installed/);
+        if (attempt < 5) {
+          assert.equal(after?.status, 'active');
+          // Backoff doubles: 10 s, 20 s, 40 s, 80 s after the failed attempt.
+          assert.equal(new Date(after?.due_at as Date).getTime() - now.getTime(), 5000 * 2 ** attempt);
+          now = new Date(new Date(after?.due_at as Date).getTime() + 1);
+        } else {
+          assert.equal(after?.status, 'failed');
+          assert.equal(after?.due_at, null);
+        }
+      }
+      const ledger = await sql(quiet.em(), `select 1 from journey_step_run where enrollment_id = $1`, [
+        row?.id,
+      ]);
+      assert.equal(ledger.length, 0, 'a step that never ran leaves no ledger row');
+    } finally {
+      await quiet.destroy();
+    }
+  });
+
   test('a split with a control group, and analytics with uplift and drop-offs', async () => {
     const journeyId = await publish('split', {
       trigger: { type: 'api' },

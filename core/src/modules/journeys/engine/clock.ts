@@ -1,5 +1,20 @@
 /** Local wall-clock arithmetic in IANA time zones, safe across daylight-saving changes. */
 
+/** Whether `zone` names a time zone this runtime knows (an IANA name such as Europe/Zurich). */
+export function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A profile's `timezone` trait when it names a real zone, else UTC. */
+export function zoneOrUtc(zone: string | null | undefined): string {
+  return zone && isTimeZone(zone) ? zone : 'UTC';
+}
+
 /** The zone's offset from UTC at `instant`, in milliseconds (Europe/Zurich in summer: +2 h). */
 export function zoneOffset(instant: Date, timeZone: string): number {
   const parts = new Intl.DateTimeFormat('en-US', {

@@ -5,6 +5,7 @@ import type { ModuleRuntime } from '../../../kernel/plugin.ts';
 import type { JourneyDefinition, JourneyNode } from '../definition.ts';
 import type { AnyStep, EnrollmentView, StepContext, StepResult } from '../steps/step.ts';
 import { type EnrollmentState, writeBatch } from './batch-writes.ts';
+import { zoneOrUtc } from './clock.ts';
 
 /** A journey runs at most this many steps for one enrollment in one go; a longer run waits a tick. */
 const MAX_STEPS_PER_TURN = 50;
@@ -273,12 +274,5 @@ async function profileTimeZone(em: EntityManager, profileId: string): Promise<st
     `select traits ->> 'timezone' as zone from profile where id = $1`,
     [profileId],
   );
-  const zone = row?.zone;
-  if (!zone) return 'UTC';
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: zone });
-    return zone;
-  } catch {
-    return 'UTC';
-  }
+  return zoneOrUtc(row?.zone);
 }

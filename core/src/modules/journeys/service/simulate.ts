@@ -3,6 +3,7 @@ import { sql } from '../../../db/sql.ts';
 import { NotFoundError } from '../../../kernel/errors.ts';
 import type { ModuleRuntime } from '../../../kernel/plugin.ts';
 import { type DefinitionContext, type JourneyNode, validateDefinition } from '../definition.ts';
+import { zoneOrUtc } from '../engine/clock.ts';
 import type { AnyStep, StepContext, StepResult } from '../steps/step.ts';
 
 export interface SimulatedStep {
@@ -67,7 +68,7 @@ export async function simulateJourney(
           idempotencyKey: `${enrollment.id}:${trail.length + 1}`,
           now: clock,
           dryRun: true,
-          timeZone: async () => zoneOr(profile[0]?.tz),
+          timeZone: async () => zoneOrUtc(profile[0]?.tz),
           runtime,
         };
         const result: StepResult = await step.fn(node.args as never, ctx);
@@ -112,14 +113,4 @@ export async function simulateJourney(
     if (!(error instanceof Rollback)) throw error;
   }
   return trail;
-}
-
-function zoneOr(zone: string | null | undefined): string {
-  if (!zone) return 'UTC';
-  try {
-    new Intl.DateTimeFormat('en', { timeZone: zone });
-    return zone;
-  } catch {
-    return 'UTC';
-  }
 }
