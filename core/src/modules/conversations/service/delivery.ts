@@ -3,7 +3,7 @@ import { WORKSPACE_FILTER } from '../../../db/orm.ts';
 import { AtriumError } from '../../../kernel/errors.ts';
 import { recordEvent } from '../../../kernel/events.ts';
 import type { JobContext } from '../../../kernel/plugin.ts';
-import type { OutboundMessage } from '../channels.ts';
+import type { AnyChannel, OutboundMessage } from '../channels.ts';
 import { ChannelInbox, Conversation, Message, type MessageEntity } from '../entities.ts';
 import { inboxView } from './inboxes.ts';
 import { addressOf, type DeliverJob, messageNotices, publishNotices } from './messages.ts';
@@ -45,11 +45,7 @@ export async function deliverMessage(data: DeliverJob, ctx: JobContext): Promise
   }
   let outbound: OutboundMessage;
   try {
-    outbound = await outboundOf(
-      em,
-      claimed,
-      channel.addressType ? await addressOf(em, await profileOf(em, claimed), channel) : null,
-    );
+    outbound = await outboundOf(em, claimed, channel);
   } catch (error) {
     // The address went away (erasure) or the inbox was deleted: retrying cannot help.
     await fail(ctx, claimed, (error as Error).message);
@@ -142,16 +138,14 @@ function publish(ctx: JobContext, message: MessageEntity): Promise<void> {
   return publishNotices(ctx.live, messageNotices(message, 'status'), ctx.logger);
 }
 
-async function profileOf(em: JobContext['em'], message: MessageEntity): Promise<string> {
-  return (await em.findOneOrFail(Conversation, { id: message.conversation })).profileId;
-}
-
+/** The message as its channel gets it: the profile's address on that channel, the inbox, the thread. */
 async function outboundOf(
   em: JobContext['em'],
   message: MessageEntity,
-  to: string | null,
+  channel: AnyChannel,
 ): Promise<OutboundMessage> {
   const conversation = await em.findOneOrFail(Conversation, { id: message.conversation });
+  const to = await addressOf(em, conversation.profileId, channel);
   const inbox = await em.findOne(ChannelInbox, { id: message.inbox as string });
   if (!inbox) throw new Error('the inbox this message was sent through was deleted');
   const earlier = await em.find(
