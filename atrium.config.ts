@@ -4,6 +4,7 @@
 // default starts without any.
 
 import { defineConfig } from '@atrium/core';
+import { assistantPlugin } from '@atrium/plugin-assistant';
 import { emailPlugin } from '@atrium/plugin-channel-email';
 import { webchatPlugin } from '@atrium/plugin-channel-webchat';
 import { whatsappPlugin } from '@atrium/plugin-channel-whatsapp';
@@ -15,6 +16,9 @@ export default defineConfig({
   plugins: [
     webhooksPlugin({ maxAttempts: 8, retryDelaySeconds: 5 }),
     webchatPlugin(),
+    // Answers customers in every conversation unless ASSISTANT_ANSWER_CONVERSATIONS=false (then
+    // only through GraphQL); without OLLAMA_URL it answers extractively and says so.
+    assistantPlugin({ answerConversations: env.ASSISTANT_ANSWER_CONVERSATIONS !== 'false' }),
     ...(env.SMTP_URL ? [emailPlugin({ smtpUrl: env.SMTP_URL })] : []),
     ...(env.WHATSAPP_ACCESS_TOKEN && env.WHATSAPP_APP_SECRET
       ? [whatsappPlugin({ accessToken: env.WHATSAPP_ACCESS_TOKEN, appSecret: env.WHATSAPP_APP_SECRET })]
