@@ -48,9 +48,14 @@ export {
 } from './kernel/plugin.ts';
 export { CORE_VERSION } from './kernel/version.ts';
 export {
+  type AnyAssistantTool,
+  type AssistantTool,
+  type AssistantToolContext,
+  type AssistantToolResult,
   type ChatChunk,
   type ChatRequest,
   type ChatResult,
+  defineAssistantTool,
   type EmbedRequest,
   type JsonSchema,
   LlmError,
@@ -62,6 +67,11 @@ export {
   OllamaProvider,
 } from './llm/index.ts';
 export { type AuditRecord, type AuditTarget, recordAudit } from './modules/audit/service.ts';
+// What plugins that write content use (the assistant drafts knowledge-base articles): entries are
+// created as drafts and go through the same review workflow as an editor's.
+export { ensureKnowledgeBaseType, KB_ARTICLE_TYPE } from './modules/content/knowledge/knowledge-base.ts';
+export { type Actor as ContentActor, createEntry } from './modules/content/service/entries.ts';
+export { defaultLocale, listLocales } from './modules/content/service/locales.ts';
 export {
   type AnyChannel,
   type ChannelCapabilities,
@@ -152,4 +162,11 @@ export {
   type SegmentOperator,
 } from './modules/profiles/segments/operators.ts';
 export { belongsToWorkspace, Workspace, type WorkspaceEntity } from './modules/workspaces/entities.ts';
+export {
+  indexJobsFor,
+  PROFILE_FILTER,
+  type SearchDocument,
+  type SearchIndexJobData,
+  type SearchSource,
+} from './search/index.ts';
 export { type Atrium, type AtriumOptions, createAtrium, type ProcessRole } from './server.ts';

@@ -110,6 +110,9 @@ export async function createAtrium(options: AtriumOptions): Promise<Atrium> {
   const journeySteps = new Map(
     modules.flatMap((m) => m.definition.journeySteps ?? []).map((s) => [s.code, s]),
   );
+  const assistantTools = new Map(
+    modules.flatMap((m) => m.definition.assistantTools ?? []).map((t) => [t.code, t]),
+  );
   // Embedded mode is one process with one connection, which LISTEN cannot share.
   const live: LiveBus = embedded
     ? new LocalLiveBus()
@@ -132,6 +135,7 @@ export async function createAtrium(options: AtriumOptions): Promise<Atrium> {
         live,
         journeySteps,
         llm,
+        assistantTools,
       },
     ]),
   );
@@ -189,10 +193,11 @@ export async function createAtrium(options: AtriumOptions): Promise<Atrium> {
   });
   const graphqlLogger = logger.child({ component: 'graphql' });
   const graphiql = settings.NODE_ENV !== 'production';
-  const workspaces = new WorkspaceLookup();
+  const workspaces = new WorkspaceLookup(orm);
   const yoga = (schema: typeof schemas.admin, endpoint: string, graph: 'admin' | 'public') =>
     createGraphQLHandler({
       schema,
+      publicSchema: schemas.public,
       endpoint,
       graph,
       orm,
@@ -239,11 +244,15 @@ export async function createAtrium(options: AtriumOptions): Promise<Atrium> {
     logger,
     metrics: createMetrics(),
     graphql: [
-      { path: '/graphql', yoga: yoga(schemas.admin, '/graphql', 'admin') },
+      {
+        path: '/graphql',
+        yoga: yoga(schemas.admin, '/graphql', 'admin'),
+        rateLimit: { perSecond: settings.ADMIN_GRAPHQL_RATE_PER_SECOND, by: 'credential' },
+      },
       {
         path: '/public/graphql',
         yoga: yoga(schemas.public, '/public/graphql', 'public'),
-        ratePerAddress: settings.PUBLIC_GRAPHQL_RATE_PER_SECOND,
+        rateLimit: { perSecond: settings.PUBLIC_GRAPHQL_RATE_PER_SECOND, by: 'address' },
       },
     ],
     healthChecks,

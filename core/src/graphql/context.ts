@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { GraphQLSchema } from 'graphql';
 import type { Principal } from '../auth/principal.ts';
 import type { Logger } from '../kernel/logger.ts';
 import type { WorkspaceEntity } from '../modules/workspaces/entities.ts';
@@ -14,4 +15,6 @@ export interface GraphQLContext {
   /** A fork for this request, with the workspace filter set to the caller's workspace. */
   em: EntityManager;
   logger: Logger;
+  /** The Public graph: persisted operations are validated against it when they are registered. */
+  publicSchema: GraphQLSchema;
 }

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import {
   type GraphQLObjectType,
@@ -36,6 +37,9 @@ type Slug = (typeof WORKSPACES)[number];
 let env: TestEnvironment;
 let schema: GraphQLSchema;
 const writeKeys: Partial<Record<Slug, string>> = {};
+const readerKeys: Partial<Record<Slug, string>> = {};
+/** Registered in both workspaces: the same text, so the same hash, must stay two separate entries. */
+const SHARED_OPERATION = 'query Shared { viewer { workspace { slug } } }';
 const inboxes: Partial<Record<Slug, TestInbox>> = {};
 
 const admin = (slug: Slug) => env.adminClient.withToken(env.token('admin', slug));
@@ -44,6 +48,14 @@ async function seed(slug: Slug) {
   const workspace = await env.workspace(slug);
   const client = admin(slug);
   await client.ok('mutation { createApiKey(input: { name: "shop", role: EDITOR }) { __typename } }');
+  const reader = await client.ok(
+    'mutation { createApiKey(input: { name: "storefront", role: READER }) { ... on CreateApiKeyPayload { secret } } }',
+  );
+  readerKeys[slug] = reader.createApiKey.secret;
+  await client.ok(
+    'mutation ($documents: [String!]!) { registerPersistedOperations(input: { documents: $documents }) { __typename } }',
+    { documents: [SHARED_OPERATION, `query Only${slug} { viewer { kind } }`] },
+  );
   const created = await client.ok(
     'mutation { createWriteKey(input: { name: "site" }) { ... on CreateWriteKeyPayload { key } } }',
   );
@@ -251,6 +263,27 @@ describe('workspace isolation: identical workspaces never see or touch each othe
       demo.close();
       other.close();
     }
+  });
+
+  test("persisted operations: each workspace runs its own registrations only, never the other's hash", async () => {
+    const run = async (slug: Slug, document: string) => {
+      const sha256Hash = createHash('sha256').update(document).digest('hex');
+      const response = await fetch(`${env.url}/public/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': readerKeys[slug] as string },
+        body: JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash } } }),
+      });
+      return (await response.json()) as { data?: any; errors?: { extensions?: { code?: string } }[] };
+    };
+    for (const slug of WORKSPACES) {
+      assert.deepEqual((await run(slug, SHARED_OPERATION)).data, { viewer: { workspace: { slug } } });
+      assert.deepEqual((await run(slug, `query Only${slug} { viewer { kind } }`)).data, {
+        viewer: { kind: 'api-key' },
+      });
+    }
+    const crossed = await run('other', 'query Onlydemo { viewer { kind } }');
+    assert.equal(crossed.errors?.[0]?.extensions?.code, 'PERSISTED_OPERATION_NOT_FOUND');
+    assert.equal(crossed.data, undefined);
   });
 
   test('search answers each workspace with its own documents only', async () => {

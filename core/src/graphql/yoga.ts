@@ -3,15 +3,19 @@ import { GraphQLError, type GraphQLSchema, NoSchemaIntrospectionCustomRule, pars
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
 import type { ParameterizedContext } from 'koa';
 import type { Authenticator } from '../auth/authenticator.ts';
-import { WORKSPACE_FILTER } from '../db/orm.ts';
 import type { RequestState } from '../http/request-id.ts';
-import { AtriumError, UnauthenticatedError } from '../kernel/errors.ts';
+import { AtriumError } from '../kernel/errors.ts';
 import type { Logger } from '../kernel/logger.ts';
 import type { WorkspaceLookup } from '../modules/workspaces/service.ts';
+import { refuseForeignOrigins, workspaceCors } from './allowed-origins.ts';
+import { callerOf } from './caller.ts';
 import type { GraphQLContext } from './context.ts';
+import { persistedOperations } from './persisted-operations.ts';
 
 export interface YogaOptions {
   schema: GraphQLSchema;
+  /** The Public graph, against which registered persisted operations are validated. */
+  publicSchema: GraphQLSchema;
   endpoint: string;
   graph: 'admin' | 'public';
   orm: MikroORM;
@@ -40,16 +44,14 @@ export function createGraphQLHandler(
     graphiql: options.graphiql,
     landingPage: false,
     batching: false,
-    // Any site may call the API, but never with the browser's cookies: credentials are bearer
-    // headers a page must hold itself, so a foreign page gains nothing (no ambient authority).
-    cors: {
-      origin: '*',
-      credentials: false,
-      methods: ['GET', 'POST'],
-      allowedHeaders: ['authorization', 'content-type', 'accept', 'x-api-key', 'x-request-id'],
-      maxAge: 600,
-    },
-    plugins: [documentLimits(options)],
+    cors: workspaceCors(options),
+    // Workspace policies run on the request's parameters, before any document is parsed or run.
+    plugins: [
+      refuseForeignOrigins(options),
+      ...(options.graph === 'public' ? persistedOperations(options) : []),
+      documentLimits(options),
+    ],
+    extraParamNames: options.graph === 'public' ? ['documentId'] : [],
     logging: {
       debug: (...args) => options.logger.debug(args),
       info: (...args) => options.logger.info(args),
@@ -80,54 +82,20 @@ export function createGraphQLHandler(
 }
 
 async function createContext(koa: KoaContext, options: YogaOptions): Promise<GraphQLContext> {
-  const em = options.orm.em.fork();
+  const { principal, workspace, em } = await callerOf(koa, options);
   const logger = koa.state.logger;
-  try {
-    const principal = await options.authenticator.authenticate({
-      authorization: koa.get('authorization') || undefined,
-      'x-api-key': koa.get('x-api-key') || undefined,
-    });
-    if (!principal) {
-      // Anonymous callers match no workspace: a filter on an impossible id, never "all".
-      em.setFilterParams(WORKSPACE_FILTER, { id: '00000000-0000-0000-0000-000000000000' });
-      return {
-        requestId: koa.state.requestId,
-        graph: options.graph,
-        principal: null,
-        workspace: null,
-        em,
-        logger,
-      };
-    }
-    // Customers act for themselves on the Public graph only: no Admin field is one step away.
-    if (principal.kind === 'customer' && options.graph !== 'public') {
-      throw new GraphQLError('a customer session is valid on the Public graph (/public/graphql) only', {
-        extensions: { code: 'FORBIDDEN', http: { status: 403 } },
-      });
-    }
-    const workspace = await options.workspaces.bySlug(em, principal.workspaceSlug);
-    if (!workspace) {
-      throw new UnauthenticatedError(
-        `the workspace "${principal.workspaceSlug}" named by the credential does not exist`,
-      );
-    }
-    em.setFilterParams(WORKSPACE_FILTER, { id: workspace.id });
-    return {
-      requestId: koa.state.requestId,
-      graph: options.graph,
-      principal,
-      workspace,
-      em,
-      logger: logger.child({ workspace: workspace.slug, subject: principal.subject }),
-    };
-  } catch (error) {
-    if (error instanceof UnauthenticatedError) {
-      throw new GraphQLError(error.message, {
-        extensions: { code: error.code, http: { status: 401, headers: { 'WWW-Authenticate': 'Bearer' } } },
-      });
-    }
-    throw error;
-  }
+  return {
+    requestId: koa.state.requestId,
+    graph: options.graph,
+    principal,
+    workspace,
+    em,
+    logger:
+      workspace && principal
+        ? logger.child({ workspace: workspace.slug, subject: principal.subject })
+        : logger,
+    publicSchema: options.publicSchema,
+  };
 }
 
 /** Token limit on every document; without introspection, no `__schema`/`__type` and no suggestions. */

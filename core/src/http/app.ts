@@ -5,8 +5,8 @@ import Koa from 'koa';
 import type { Registry } from 'prom-client';
 import type { GraphQLContext } from '../graphql/context.ts';
 import type { Logger } from '../kernel/logger.ts';
+import { GraphQLRateLimit, type GraphQLRateLimitOptions } from './graphql-rate-limit.ts';
 import { type HealthCheck, healthRoutes } from './health.ts';
-import { RateLimiter } from './rate-limit.ts';
 import { BodyTooLargeError, readBody } from './request-body.ts';
 import { type RequestState, requestIdAndLogging } from './request-id.ts';
 
@@ -16,8 +16,8 @@ export interface HttpAppOptions {
   graphql: {
     path: string;
     yoga: YogaServerInstance<{ koa: Koa.ParameterizedContext<RequestState> }, GraphQLContext>;
-    /** Requests per second per client address (this process); beyond, 429 with Retry-After. */
-    ratePerAddress?: number;
+    /** Beyond this rate (per process), 429 with Retry-After before GraphQL sees the request. */
+    rateLimit?: GraphQLRateLimitOptions;
   }[];
   healthChecks: Map<string, HealthCheck>;
   isShuttingDown: () => boolean;
@@ -43,26 +43,20 @@ export function createHttpApp(options: HttpAppOptions): Koa<RequestState> {
     ctx.type = options.metrics.registry.contentType;
     ctx.body = await options.metrics.registry.metrics();
   });
-  for (const { path, yoga, ratePerAddress } of options.graphql) {
-    const limiter = ratePerAddress ? new RateLimiter(ratePerAddress) : null;
+  for (const { path, yoga, rateLimit } of options.graphql) {
+    const limiter = rateLimit ? new GraphQLRateLimit(rateLimit) : null;
     router.all(path, async (ctx) => {
-      const wait = limiter?.take(ctx.ip) ?? 0;
-      if (wait > 0) {
+      const refused = limiter?.admit(ctx);
+      if (refused) {
         ctx.status = 429;
-        ctx.set('Retry-After', String(Math.max(1, Math.ceil(wait))));
-        ctx.body = {
-          errors: [
-            {
-              message: 'too many requests from this address; retry later',
-              extensions: { code: 'RATE_LIMITED' },
-            },
-          ],
-        };
+        ctx.set('Retry-After', String(refused.retryAfter));
+        ctx.body = { errors: [{ message: refused.message, extensions: { code: 'RATE_LIMITED' } }] };
         return;
       }
       const request = await boundedRequest(ctx, options.graphqlMaxBodyBytes);
       if (!request) return;
       const response: Response = await yoga.fetch(request, { koa: ctx });
+      limiter?.settle(ctx, response.status);
       ctx.status = response.status;
       for (const [key, value] of response.headers) ctx.set(key, value);
       if (!response.body) ctx.body = null;

@@ -13,9 +13,7 @@ export class RateLimiter {
 
   /** Takes a token: 0 when allowed, else the seconds to wait before the next one is there. */
   take(key: string, now = performance.now()): number {
-    const bucket = this.#buckets.get(key) ?? { tokens: this.#rate, at: now };
-    bucket.tokens = Math.min(this.#rate, bucket.tokens + ((now - bucket.at) / 1000) * this.#rate);
-    bucket.at = now;
+    const bucket = { tokens: this.#tokens(key, now), at: now };
     if (this.#buckets.size >= 100_000 && !this.#buckets.has(key)) this.#buckets.clear();
     this.#buckets.set(key, bucket);
     if (bucket.tokens >= 1) {
@@ -23,5 +21,17 @@ export class RateLimiter {
       return 0;
     }
     return (1 - bucket.tokens) / this.#rate;
+  }
+
+  /** Like `take`, but takes nothing: 0 when a token is there, else the seconds until one is. */
+  peek(key: string, now = performance.now()): number {
+    const tokens = this.#tokens(key, now);
+    return tokens >= 1 ? 0 : (1 - tokens) / this.#rate;
+  }
+
+  #tokens(key: string, now: number): number {
+    const bucket = this.#buckets.get(key);
+    if (!bucket) return this.#rate;
+    return Math.min(this.#rate, bucket.tokens + ((now - bucket.at) / 1000) * this.#rate);
   }
 }

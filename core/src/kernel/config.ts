@@ -49,6 +49,11 @@ const settingsSchema = z.object({
   GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(100).max(1_000_000).default(10_000),
   /** Public graph requests per second per client address and process (a token bucket; 429 beyond). */
   PUBLIC_GRAPHQL_RATE_PER_SECOND: z.coerce.number().int().min(1).max(1_000_000).default(100),
+  /**
+   * Admin graph requests per second per credential and process; anonymous requests and refused
+   * credentials count against the client address at the same rate (a token bucket; 429 beyond).
+   */
+  ADMIN_GRAPHQL_RATE_PER_SECOND: z.coerce.number().int().min(1).max(1_000_000).default(50),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).max(600000).default(15000),
   OUTBOX_RETRY_LIMIT: z.coerce.number().int().min(0).max(50).default(5),
   OUTBOX_RETRY_DELAY_S: z.coerce.number().int().min(1).max(3600).default(2),
@@ -65,6 +70,8 @@ const settingsSchema = z.object({
   JOBS_SUPERVISE_INTERVAL_S: z.coerce.number().int().min(1).max(3600).default(30),
   /** Tracking API requests per second per write key and process (a token bucket; 429 beyond). */
   INGEST_RATE_PER_SECOND: z.coerce.number().int().min(1).max(1_000_000).default(2000),
+  /** Tracking API requests per second per client address and process, counted before the write key is checked. */
+  INGEST_RATE_PER_ADDRESS_PER_SECOND: z.coerce.number().int().min(1).max(1_000_000).default(2000),
   /** Where links in llms.txt, sitemaps and JSON-LD point: this server as the public reaches it. */
   PUBLIC_BASE_URL: z.url({ protocol: /^https?$/ }).default('http://localhost:4000'),
   /** Machine-readable content requests (JSON-LD, llms.txt, sitemap) per second per client address. */

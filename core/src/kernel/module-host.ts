@@ -54,6 +54,7 @@ export function loadModules(coreModules: AnyModule[], plugins: AtriumPlugin[]): 
   );
   assertUnique(loaded, (m) => (m.definition.channels ?? []).map((c) => c.code), 'channel');
   assertUnique(loaded, (m) => (m.definition.journeySteps ?? []).map((s) => s.code), 'journey step');
+  assertUnique(loaded, (m) => (m.definition.assistantTools ?? []).map((t) => t.code), 'assistant tool');
   return loaded;
 }
 

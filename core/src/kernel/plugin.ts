@@ -5,6 +5,7 @@ import type { z } from 'zod';
 import type { AtriumBuilder } from '../graphql/builder.ts';
 import type { CoreRefs } from '../graphql/refs.ts';
 import type { LlmProvider } from '../llm/provider.ts';
+import type { AnyAssistantTool } from '../llm/tools.ts';
 import type { AnyChannel } from '../modules/conversations/channels.ts';
 import type { AnyStep } from '../modules/journeys/steps/step.ts';
 import type { AnySegmentOperator } from '../modules/profiles/segments/operators.ts';
@@ -47,6 +48,8 @@ export interface ModuleRuntime<Config = unknown> {
   journeySteps: ReadonlyMap<string, AnyStep>;
   /** The LLM the settings configure (OLLAMA_URL), or null: then answer without one. */
   llm: LlmProvider | null;
+  /** Every module's assistant tools by code: what the assistant may offer, as its policy allows. */
+  assistantTools: ReadonlyMap<string, AnyAssistantTool>;
 }
 
 /** The person a GDPR export or erasure concerns, and the transaction it runs in. */
@@ -159,6 +162,12 @@ export interface ModuleDefinition<Config = unknown> {
    * modules, so a plugin prefixes its own (`loyalty.award-points`). See docs/journeys.md.
    */
   journeySteps?: AnyStep[];
+  /**
+   * Actions the assistant may take for a customer (`{ code, args, fn }` with zod args; see
+   * `defineAssistantTool`). Codes are unique across modules; a workspace's assistant policy names
+   * the ones it offers, and high-impact tools run only after the customer confirms.
+   */
+  assistantTools?: AnyAssistantTool[];
   /**
    * Loops that run in worker processes from start to shutdown (the journey engine's timer loop):
    * for work that must react within a second, which a polled job queue cannot. Stop when

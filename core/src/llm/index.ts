@@ -4,6 +4,7 @@ import type { LlmProvider } from './provider.ts';
 
 export { OllamaProvider, type OllamaProviderOptions } from './ollama.ts';
 export * from './provider.ts';
+export * from './tools.ts';
 
 /** The provider the settings ask for, or null without OLLAMA_URL (then no module may call an LLM). */
 export function createLlmProvider(settings: Settings): LlmProvider | null {

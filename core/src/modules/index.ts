@@ -7,6 +7,7 @@ import { conversationsModule } from './conversations/index.ts';
 import { customerSessionsModule } from './customer-sessions/index.ts';
 import { journeysModule } from './journeys/index.ts';
 import { outboxModule } from './outbox/index.ts';
+import { persistedOperationsModule } from './persisted-operations/index.ts';
 import { profilesModule } from './profiles/index.ts';
 import { workspacesModule } from './workspaces/index.ts';
 
@@ -14,6 +15,7 @@ import { workspacesModule } from './workspaces/index.ts';
 export const coreModules: AnyModule[] = [
   workspacesModule,
   apiKeysModule,
+  persistedOperationsModule,
   auditModule,
   outboxModule,
   profilesModule,

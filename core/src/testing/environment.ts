@@ -55,8 +55,10 @@ export async function createTestEnvironment(options: TestEnvironmentOptions = {}
     OUTBOX_POLL_MS: '100',
     JOBS_SUPERVISE_INTERVAL_S: '1',
     SHUTDOWN_TIMEOUT_MS: '5000',
-    // Tests call the Public graph from one address far faster than a visitor.
+    // Tests call both graphs and the tracking API from one address far faster than any client.
     PUBLIC_GRAPHQL_RATE_PER_SECOND: '100000',
+    ADMIN_GRAPHQL_RATE_PER_SECOND: '100000',
+    INGEST_RATE_PER_ADDRESS_PER_SECOND: '100000',
     ...options.settings,
   });
   let atrium: Atrium;

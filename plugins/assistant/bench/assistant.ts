@@ -39,21 +39,27 @@ try {
   const settings = { maxTokens: config.maxAnswerTokens, temperature: 0.2, seed: 7 };
   // Both sides generate with the same settings.
   let calledAt = 0;
+  let firstChunkAt = 0;
   class SameSettings extends OllamaProvider {
-    override chatStream(request: Parameters<OllamaProvider['chatStream']>[0]) {
+    override async *chatStream(request: Parameters<OllamaProvider['chatStream']>[0]) {
       calledAt = performance.now();
-      return super.chatStream({ ...request, ...settings });
+      firstChunkAt = 0;
+      for await (const chunk of super.chatStream({ ...request, ...settings })) {
+        if (!firstChunkAt && chunk.content.trim()) firstChunkAt = performance.now();
+        yield chunk;
+      }
     }
   }
   const llm = new SameSettings({ url, model, timeoutMs: 300_000 });
   const question = 'How can I return an item I bought?';
-  const passages = await retrievePassages(runtime, em, {
+  const { passages } = await retrievePassages(runtime, em, {
     workspaceId,
     question,
     collections: DEFAULT_POLICY.allowedCollections,
     includeInternal: false,
     limit: config.maxSources,
     minCoverage: config.minCoverage,
+    minSimilarity: config.minSimilarity,
   });
 
   async function raw(): Promise<[number, number]> {
@@ -66,6 +72,8 @@ try {
     return [first, performance.now() - started];
   }
   const beforeModel: number[] = [];
+  // From the model's first token to the first text the output guard released.
+  const holdBack: number[] = [];
   async function assistant(): Promise<[number, number]> {
     const started = performance.now();
     let first = 0;
@@ -82,6 +90,7 @@ try {
       { workspaceId, question, audience: 'customer' },
     );
     beforeModel.push(calledAt - started);
+    holdBack.push(first - (firstChunkAt - started));
     if (outcome.mode !== 'generated')
       console.error(`note: an answer was ${outcome.mode} (${outcome.rulesApplied.join(', ')})`);
     return [first, performance.now() - started];
@@ -119,6 +128,9 @@ try {
   // The part of the overhead that is the assistant's own work (policy, retrieval, memory, prompt),
   // free of the model's noise; the rest is the guard releasing text a word behind the model.
   console.log(`assistant work before the model is called: ${median(beforeModel).toFixed(1)} ms`);
+  console.log(
+    `output guard hold-back (model's first token → first released text): ${median(holdBack).toFixed(1)} ms`,
+  );
 } finally {
   await env.destroy();
 }

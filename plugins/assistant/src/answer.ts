@@ -1,12 +1,13 @@
 import { LlmError, type LlmProvider, type ModuleRuntime, ValidationError } from '@atrium/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { AssistantConfig } from './config.ts';
-import type { AnswerMode, CitedSource } from './entities.ts';
+import type { AnswerMode, AssistantToolCallEntity, CitedSource } from './entities.ts';
 import { buildPrompt, OutputGuard } from './governance.ts';
 import { usableMemories } from './memory.ts';
 import type { Policy } from './policy.ts';
 import { type Passage, retrievePassages } from './retrieval.ts';
 import { asksForHuman, keywordsOf, sentimentOf, topicIn } from './text.ts';
+import { chooseTool, decideToolCall, isModelFailure, offeredTools, type ToolDecision } from './tools.ts';
 
 /** Shown with every answer (EU AI Act, art. 50): the customer is told an AI is answering. */
 export const AI_DISCLOSURE = 'You are chatting with an AI assistant. You can ask for a person at any time.';
@@ -26,8 +27,11 @@ export interface AskInput {
   locale?: string | null;
   /** Agents may draw on internal documents; customers never. */
   audience: 'customer' | 'agent';
-  /** The asking person: their memories are used when they granted `ai_memory`. */
+  /** The asking person: their memories are used when they granted `ai_memory`; tools act for them. */
   profileId?: string | null;
+  conversationId?: string | null;
+  /** The conversation message asked (one tool call per message at most). */
+  questionMessageId?: string | null;
 }
 
 export interface Handoff {
@@ -49,10 +53,15 @@ export interface AnswerOutcome {
   disclosure: string;
   /** The question's deterministic reading, for agent assist and routing. */
   sentiment: number;
+  /** The tool call the answer proposed, ran or refers to (mode `action`). */
+  action: AssistantToolCallEntity | null;
 }
 
 export interface AnswerDependencies {
-  runtime: Pick<ModuleRuntime<AssistantConfig>, 'search' | 'searchSources' | 'config'>;
+  runtime: Pick<
+    ModuleRuntime<AssistantConfig>,
+    'search' | 'searchSources' | 'config' | 'assistantTools' | 'logger'
+  >;
   /** The LLM, or null: then the answer is extractive. */
   llm: LlmProvider | null;
   em: EntityManager;
@@ -84,6 +93,7 @@ export async function answerQuestion(deps: AnswerDependencies, input: AskInput):
     policyVersion: policy.version,
     disclosure: AI_DISCLOSURE,
     sentiment,
+    action: null,
   };
   const decline = (mode: AnswerMode, body: string, handoff: Handoff | null, rule: string): AnswerOutcome => {
     rules.push(rule);
@@ -137,7 +147,10 @@ export async function answerQuestion(deps: AnswerDependencies, input: AskInput):
       `handoff-topic:${handoffTopic}`,
     );
 
-  const passages = await retrievePassages(runtime, deps.em, {
+  const acted = await actIfAsked(deps, input, question, rules);
+  if (acted) return acted;
+
+  const retrieval = await retrievePassages({ ...runtime, llm: deps.llm }, deps.em, {
     workspaceId: input.workspaceId,
     question,
     collections: policy.allowedCollections,
@@ -145,7 +158,11 @@ export async function answerQuestion(deps: AnswerDependencies, input: AskInput):
     includeInternal: input.audience === 'agent',
     limit: config.maxSources,
     minCoverage: config.minCoverage,
+    minSimilarity: config.minSimilarity,
+    ...(deps.signal ? { signal: deps.signal } : {}),
   });
+  const passages = retrieval.passages;
+  rules.push(...retrieval.rules);
   if (passages.length === 0)
     return decline(
       'refused',
@@ -212,6 +229,88 @@ export async function answerQuestion(deps: AnswerDependencies, input: AskInput):
   // Streaming already sent the body; what follows it (handoff note, disclaimers, sources) goes now.
   if (deps.onText) deps.onText(mode === 'generated' ? text.slice(body.length) : text);
   return { ...base, mode, text, sources: cited, confidence, rulesApplied: rules, model, handoff };
+}
+
+/**
+ * Offers the policy's tools to the model when a known customer asks. Whatever the model asks
+ * for passes `decideToolCall`'s gate; a request for a tool not offered is ignored (and noted), and
+ * the question is answered from content as usual.
+ */
+async function actIfAsked(
+  deps: AnswerDependencies,
+  input: AskInput,
+  question: string,
+  rules: string[],
+): Promise<AnswerOutcome | null> {
+  const tools = offeredTools(deps.policy, deps.runtime.assistantTools);
+  // Tools act for the asking customer; an agent asking for help gets answers, not actions.
+  if (tools.length === 0 || !input.profileId || input.audience !== 'customer') return null;
+  if (!deps.llm) {
+    rules.push('tools-need-llm');
+    return null;
+  }
+  let requested: Awaited<ReturnType<typeof chooseTool>>;
+  try {
+    requested = await chooseTool(deps.llm, tools, question, deps.signal);
+  } catch (error) {
+    if (!isModelFailure(error)) throw error;
+    rules.push(`tool-choice-failed:${(error as LlmError).code}`);
+    return null;
+  }
+  if (!requested) return null;
+  const decision = await decideToolCall(
+    deps.em,
+    tools,
+    requested,
+    {
+      workspaceId: input.workspaceId,
+      profileId: input.profileId,
+      conversationId: input.conversationId ?? null,
+      questionMessageId: input.questionMessageId ?? null,
+    },
+    deps.runtime.logger,
+  );
+  if (!decision) {
+    rules.push(`tool-refused:${requested.name.slice(0, 60)}`);
+    return null;
+  }
+  return actionOutcome(deps.policy, decision, {
+    rules,
+    question,
+    model: deps.llm.model,
+    onText: deps.onText,
+  });
+}
+
+/** The answer that tells the customer what an action did, proposes or needs; a failed one hands off. */
+export function actionOutcome(
+  policy: Policy,
+  decision: ToolDecision,
+  context: { rules?: string[]; question: string; model: string | null; onText?: (text: string) => void },
+): AnswerOutcome {
+  const rules = context.rules ?? [`policy-v${policy.version}`];
+  rules.push(decision.rule);
+  const handoff: Handoff | null = decision.failed
+    ? {
+        reason: 'tool-failed',
+        summary: `The assistant handed over (the action ${decision.call?.tool ?? ''} failed). The customer wrote: "${context.question.slice(0, 500)}"`,
+      }
+    : null;
+  const text = composeText(decision.text, [], null, policy);
+  context.onText?.(text);
+  return {
+    mode: 'action',
+    text,
+    sources: [],
+    confidence: 1,
+    rulesApplied: rules,
+    model: context.model,
+    policyVersion: policy.version,
+    handoff,
+    disclosure: AI_DISCLOSURE,
+    sentiment: sentimentOf(context.question),
+    action: decision.call,
+  };
 }
 
 async function generate(

@@ -112,7 +112,9 @@ export class OutputGuard {
       .filter((w) => w.length > 1);
     while (keep > 0) {
       const word = (words[keep - 1]?.[0] ?? '').trim().toLocaleLowerCase();
-      const numeric = /[\d+]/.test(word);
+      // Only a word that could be part of a phone number (digits and its separators, as
+      // PERSONAL_DATA reads them): a citation like "[1]" goes out at once.
+      const numeric = /\d/.test(word) && /^[\d+()./-]+$/.test(word);
       const phraseStart = phrases.some((p) => p.slice(0, -1).includes(word.replace(/[^\p{L}\p{N}]/gu, '')));
       if (!numeric && !phraseStart) break;
       keep--;
@@ -165,7 +167,7 @@ export class OutputGuard {
 const SHINGLE = 8;
 
 // E-mail addresses and phone-number-like digit runs (7+ digits with separators).
-const PERSONAL_DATA = /[\w.+-]+@[\w-]+(\.[\w-]+)+|\+?\d[\d ()./-]{6,}\d/gu;
+export const PERSONAL_DATA = /[\w.+-]+@[\w-]+(\.[\w-]+)+|\+?\d[\d ()./-]{6,}\d/gu;
 
 function shinglesOf(text: string, size: number): Set<string> {
   const words = text.toLocaleLowerCase().match(/[\p{L}\p{N}]+/gu) ?? [];

@@ -1,7 +1,17 @@
 import { definePlugin, type JobDefinition } from '@atrium/core';
 import { type AssistantConfig, type AssistantOptions, assistantConfig } from './config.ts';
-import { AssistantAnswer, AssistantMemory, AssistantPolicy } from './entities.ts';
+import { embedChangedDocuments, embeddingJobs } from './embedding-jobs.ts';
+import {
+  AssistantAnswer,
+  AssistantEmbedding,
+  AssistantGapQuestion,
+  AssistantKnowledgeGap,
+  AssistantMemory,
+  AssistantPolicy,
+  AssistantToolCall,
+} from './entities.ts';
 import { answerReceivedMessages, forgetOnConsentWithdrawn } from './events.ts';
+import { GAP_QUEUE, knowledgeGapJob } from './gaps.ts';
 import { assistantMigrations } from './migrations.ts';
 import { eraseAssistantAnswers, exportAssistantAnswers } from './privacy.ts';
 import { assistantSchema } from './schema.ts';
@@ -9,7 +19,13 @@ import { ANSWER_QUEUE, type AnswerJob, answerInConversation } from './service.ts
 
 export { AI_DISCLOSURE, type AnswerOutcome, type AskInput, answerQuestion } from './answer.ts';
 export type { AssistantConfig, AssistantOptions } from './config.ts';
-export { AssistantAnswer, AssistantMemory, AssistantPolicy, type CitedSource } from './entities.ts';
+export {
+  AssistantAnswer,
+  AssistantMemory,
+  AssistantPolicy,
+  AssistantToolCall,
+  type CitedSource,
+} from './entities.ts';
 export { buildPrompt, OutputGuard } from './governance.ts';
 export { currentPolicy, DEFAULT_POLICY, type Policy, updatePolicy } from './policy.ts';
 
@@ -31,11 +47,23 @@ export const assistantPlugin = definePlugin((_options: AssistantOptions = {}) =>
   name: 'assistant',
   compatibility: '^1.0.0',
   config: assistantConfig,
-  entities: [AssistantPolicy, AssistantAnswer, AssistantMemory],
+  entities: [
+    AssistantPolicy,
+    AssistantAnswer,
+    AssistantMemory,
+    AssistantEmbedding,
+    AssistantKnowledgeGap,
+    AssistantGapQuestion,
+    AssistantToolCall,
+  ],
   migrations: assistantMigrations,
   schema: assistantSchema,
-  events: [answerReceivedMessages, forgetOnConsentWithdrawn],
-  jobs: { [ANSWER_QUEUE]: answerJob as JobDefinition<AssistantConfig> },
+  events: [answerReceivedMessages, forgetOnConsentWithdrawn, embedChangedDocuments],
+  jobs: {
+    [ANSWER_QUEUE]: answerJob as JobDefinition<AssistantConfig>,
+    [GAP_QUEUE]: knowledgeGapJob,
+    ...embeddingJobs,
+  },
   exportProfile: exportAssistantAnswers,
   eraseProfile: eraseAssistantAnswers,
 }));

@@ -13,6 +13,8 @@ export interface Policy {
   handoffTopics: string[];
   disclaimers: string[];
   languages: string[];
+  /** Codes of the assistant tools it may offer (plugins register them); empty: none. */
+  allowedTools: string[];
 }
 
 /** Until an admin writes one: published content only, a neutral voice, no extra rules. */
@@ -26,6 +28,7 @@ export const DEFAULT_POLICY: Policy = {
   handoffTopics: [],
   disclaimers: [],
   languages: [],
+  allowedTools: [],
 };
 
 export type PolicyInput = Omit<Policy, 'version'>;
@@ -41,6 +44,7 @@ function policyOf(row: AssistantPolicyEntity): Policy {
     handoffTopics: row.handoffTopics,
     disclaimers: row.disclaimers,
     languages: row.languages,
+    allowedTools: row.allowedTools,
   };
 }
 
@@ -64,6 +68,8 @@ export async function updatePolicy(
   workspaceId: string,
   input: PolicyInput,
   actor: string | null,
+  /** Tool codes the modules registered: a policy cannot allow one that does not exist. */
+  registeredTools: ReadonlySet<string>,
 ): Promise<Policy> {
   const clean = (list: string[], field: string, max = 100) => {
     const items = [...new Set(list.map((s) => s.trim()).filter(Boolean))];
@@ -83,6 +89,10 @@ export async function updatePolicy(
   const languages = clean(input.languages, 'languages', 50);
   for (const l of languages)
     if (!LANGUAGE_TAG.test(l)) throw new ValidationError(`"${l}" is not a language tag`, 'languages');
+  const allowedTools = clean(input.allowedTools, 'allowedTools', 50);
+  for (const code of allowedTools)
+    if (!registeredTools.has(code))
+      throw new ValidationError(`no plugin registers the assistant tool "${code}"`, 'allowedTools');
   const latest = await currentPolicy(em, workspaceId);
   const row = em.create(AssistantPolicy, {
     workspace: workspaceId,
@@ -95,6 +105,7 @@ export async function updatePolicy(
     handoffTopics: clean(input.handoffTopics, 'handoffTopics'),
     disclaimers: clean(input.disclaimers, 'disclaimers', 10),
     languages,
+    allowedTools,
     createdBy: actor,
   });
   // The unique (workspace, version) makes a concurrent edit fail instead of two "version 3"s.

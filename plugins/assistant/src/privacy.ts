@@ -1,8 +1,14 @@
 import type { DataSubjectContext } from '@atrium/core';
 import type { AssistantConfig } from './config.ts';
-import { AssistantAnswer, AssistantMemory } from './entities.ts';
+import { eraseEmbeddingsOf } from './embeddings.ts';
+import { AssistantAnswer, AssistantMemory, AssistantToolCall } from './entities.ts';
+import { eraseGapQuestionsOf, exportGapQuestionsOf } from './gaps.ts';
 
-/** GDPR export: what the assistant remembers, the person's questions and its answers with explanations. */
+/**
+ * GDPR export: what the assistant remembers, the actions it took or proposed for the person, the
+ * person's questions and its answers with explanations, and the unanswered questions read into
+ * knowledge gaps.
+ */
 export async function exportAssistantAnswers(
   _profileId: string,
   ctx: DataSubjectContext<AssistantConfig>,
@@ -17,7 +23,22 @@ export async function exportAssistantAnswers(
     { workspace: ctx.workspaceId, profileId: { $in: ctx.profileIds } },
     { orderBy: { createdAt: 'asc', id: 'asc' }, filters: false },
   );
+  const knowledgeGapQuestions = await exportGapQuestionsOf(ctx.em, ctx.workspaceId, ctx.profileIds);
+  const actions = await ctx.em.find(
+    AssistantToolCall,
+    { workspace: ctx.workspaceId, profileId: { $in: ctx.profileIds } },
+    { orderBy: { requestedAt: 'asc', id: 'asc' }, filters: false },
+  );
   return {
+    actions: actions.map((c) => ({
+      tool: c.tool,
+      arguments: c.args,
+      status: c.status,
+      summary: c.summary,
+      requestedAt: c.requestedAt,
+      decidedAt: c.decidedAt,
+    })),
+    knowledgeGapQuestions,
     memories: memories.map((m) => ({ kind: m.kind, text: m.text, source: m.source, createdAt: m.createdAt })),
     answers: answers.map((a) => ({
       question: a.question,
@@ -33,12 +54,26 @@ export async function exportAssistantAnswers(
   };
 }
 
-/** GDPR erasure, in the erasure's transaction: the person's memories, questions and answers go. */
+/**
+ * GDPR erasure, in the erasure's transaction: the person's memories, actions, questions, answers
+ * and embeddings of documents about them go.
+ */
 export async function eraseAssistantAnswers(
   _profileId: string,
   ctx: DataSubjectContext<AssistantConfig>,
 ): Promise<number> {
   const where = { workspace: ctx.workspaceId, profileId: { $in: ctx.profileIds } };
   const memories = await ctx.em.nativeDelete(AssistantMemory, where, { filters: false });
-  return memories + (await ctx.em.nativeDelete(AssistantAnswer, where, { filters: false }));
+  // The actions' arguments may hold what the person typed (an address, an order number).
+  const actions = await ctx.em.nativeDelete(AssistantToolCall, where, { filters: false });
+  const embeddings = await eraseEmbeddingsOf(ctx.em, ctx.workspaceId, ctx.profileIds);
+  // Before the answers: the gaps they were read into are summarised again without them.
+  const gapQuestions = await eraseGapQuestionsOf(ctx.em, ctx.workspaceId, ctx.profileIds);
+  return (
+    memories +
+    actions +
+    embeddings +
+    gapQuestions +
+    (await ctx.em.nativeDelete(AssistantAnswer, where, { filters: false }))
+  );
 }

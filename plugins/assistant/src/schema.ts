@@ -1,16 +1,18 @@
 import {
   type AtriumBuilder,
+  Conversation,
   type CoreRefs,
   enumValues,
   type GraphQLContext,
+  Message,
   type ModuleRuntime,
   NotFoundError,
-  UnauthenticatedError,
   ValidationError,
   workspaceIdOf,
 } from '@atrium/core';
 import { decodeGlobalID, resolveOffsetConnection } from '@pothos/plugin-relay';
 import { type AnswerOutcome, answerQuestion } from './answer.ts';
+import { callerOf } from './caller.ts';
 import type { AssistantConfig } from './config.ts';
 import {
   AssistantAnswer,
@@ -20,10 +22,12 @@ import {
   type CitedSource,
   memoryKinds,
 } from './entities.ts';
+import { knowledgeGapSchema } from './gaps-schema.ts';
 import { correctMemory, forgetMemories, listMemories } from './memory.ts';
 import { currentPolicy, type Policy, policyVersions, updatePolicy } from './policy.ts';
 import { recordAnswer } from './service.ts';
 import { type ConversationSummary, summariseConversation } from './summary.ts';
+import { toolsSchema } from './tools-schema.ts';
 
 const BOTH = ['admin', 'public'] as const;
 
@@ -50,6 +54,8 @@ export function assistantSchema(
   runtime: ModuleRuntime<AssistantConfig>,
 ): void {
   memorySchema(builder, refs);
+  knowledgeGapSchema(builder, refs, runtime);
+  const ActionRef = toolsSchema(builder, refs, runtime);
   const PolicyRef = builder.objectRef<Policy>('AssistantPolicy').implement({
     description: 'One version of the workspace’s assistant governance; edits add versions',
     fields: (t) => ({
@@ -66,6 +72,9 @@ export function assistantSchema(
       handoffTopics: t.exposeStringList('handoffTopics', { description: 'Always handed to a person' }),
       disclaimers: t.exposeStringList('disclaimers', { description: 'Appended to every answer' }),
       languages: t.exposeStringList('languages', { description: 'Answered languages; empty: any' }),
+      allowedTools: t.exposeStringList('allowedTools', {
+        description: 'Assistant tools (registered by plugins) it may use for customers; empty: none',
+      }),
     }),
   });
 
@@ -128,6 +137,12 @@ export function assistantSchema(
       disclosure: t.string({
         description: 'Tells the reader an AI answered (EU AI Act)',
         resolve: (a) => a.outcome.disclosure,
+      }),
+      action: t.field({
+        type: ActionRef,
+        nullable: true,
+        description: 'Mode ACTION: what the assistant did or proposes (confirm with confirmAssistantAction)',
+        resolve: (a) => a.outcome.action,
       }),
       explanationId: t.id({
         description: 'The stored explanation (Admin graph: assistantExplanation)',
@@ -229,6 +244,7 @@ export function assistantSchema(
         handoffTopics: t.stringList({ required: false }),
         disclaimers: t.stringList({ required: false }),
         languages: t.stringList({ required: false }),
+        allowedTools: t.stringList({ required: false, description: 'Codes from assistantTools' }),
       }),
     },
     {
@@ -248,8 +264,10 @@ export function assistantSchema(
             handoffTopics: input.handoffTopics ?? [],
             disclaimers: input.disclaimers ?? [],
             languages: input.languages ?? [],
+            allowedTools: input.allowedTools ?? [],
           },
           ctx.principal?.subject ?? null,
+          new Set(runtime.assistantTools.keys()),
         ),
       }),
     },
@@ -292,6 +310,8 @@ export function assistantSchema(
     locale: string | null,
     stream?: (e: StreamEvent) => void,
     signal?: AbortSignal,
+    /** Agent assist: the conversation (and so the customer) a suggested reply is for. */
+    about?: { profileId: string; conversationId: string },
   ) => {
     const caller = callerOf(ctx);
     const policy = await currentPolicy(ctx.em, caller.workspaceId);
@@ -315,18 +335,46 @@ export function assistantSchema(
         question,
         locale,
         audience: caller.audience,
-        profileId: caller.profileId,
+        profileId: about?.profileId ?? caller.profileId,
+        conversationId: about?.conversationId ?? null,
       },
     );
-    const row = recordAnswer(ctx.em, {
+    const row = await recordAnswer(ctx.em, {
       workspaceId: caller.workspaceId,
       question,
       outcome,
-      profileId: caller.profileId,
+      profileId: about?.profileId ?? caller.profileId,
+      conversationId: about?.conversationId ?? null,
     });
-    await ctx.em.flush();
     return { outcome, explanationId: row.id };
   };
+
+  builder.mutationField('suggestAssistantReply', (t) =>
+    t.field({
+      type: AnswerRef,
+      description:
+        'Agent assist: a grounded reply with citations to the customer’s latest message, for the agent to check and send (may cite internal content; never sent by itself)',
+      authScopes: { agent: true },
+      args: { conversationId: t.arg.globalID({ required: true }) },
+      errors: { types: [NotFoundError, ValidationError] },
+      resolve: async (_root, args, ctx) => {
+        const conversationId = conversationIdOf(args.conversationId);
+        const conversation = await ctx.em.findOne(Conversation, { id: conversationId });
+        if (!conversation) throw new NotFoundError('the conversation');
+        const latest = await ctx.em.findOne(
+          Message,
+          { conversation: conversationId, author: 'customer', internal: false, text: { $ne: null } },
+          { orderBy: { createdAt: 'desc', id: 'desc' } },
+        );
+        if (!latest?.text?.trim())
+          throw new ValidationError('the customer has not written anything to reply to', 'conversationId');
+        return ask(ctx, latest.text, conversation.language ?? null, undefined, undefined, {
+          profileId: conversation.profileId,
+          conversationId,
+        });
+      },
+    }),
+  );
 
   builder.mutationField('askAssistant', (t) =>
     t.field({
@@ -489,20 +537,6 @@ async function* streamAnswer(
     controller.abort();
     await running;
   }
-}
-
-function callerOf(ctx: GraphQLContext): {
-  workspaceId: string;
-  profileId: string | null;
-  audience: 'customer' | 'agent';
-} {
-  const { principal } = ctx;
-  if (!principal) throw new UnauthenticatedError('sign in or open a customer session');
-  if (principal.kind === 'customer') {
-    if (!principal.profileId) throw new UnauthenticatedError('a customer session is needed');
-    return { workspaceId: workspaceIdOf(ctx), profileId: principal.profileId, audience: 'customer' };
-  }
-  return { workspaceId: workspaceIdOf(ctx), profileId: null, audience: 'agent' };
 }
 
 function conversationIdOf(globalId: { typename: string; id: string }): string {

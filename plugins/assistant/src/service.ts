@@ -9,16 +9,18 @@ import {
   Message,
   messageNotices,
   publishNotices,
+  recordAudit,
   requestHandoff,
   sendMessage,
 } from '@atrium/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { AI_DISCLOSURE, type AnswerOutcome, answerQuestion } from './answer.ts';
+import { AI_DISCLOSURE, type AnswerOutcome, actionOutcome, answerQuestion } from './answer.ts';
 import type { AssistantConfig } from './config.ts';
 import { AssistantAnswer, type AssistantAnswerEntity } from './entities.ts';
 import { rememberFrom } from './memory.ts';
-import { currentPolicy } from './policy.ts';
+import { currentPolicy, type Policy } from './policy.ts';
 import { intentOf, sentimentOf } from './text.ts';
+import { answerProposal, confirmationIn, earlierDecision, lapseProposal, openProposal } from './tools.ts';
 
 export const ANSWER_QUEUE = 'assistant.answer';
 
@@ -37,8 +39,11 @@ export async function queueConversationAnswer(
   await jobs.send(ANSWER_QUEUE, data, { em });
 }
 
-/** Stores the explanation of an answer: sources, rules, model, confidence. */
-export function recordAnswer(
+/**
+ * Stores the explanation of an answer (sources, rules, model, confidence) and its audit entry
+ * (`ai.answer`: the decision's codes, never the question's text), on the caller's transaction.
+ */
+export async function recordAnswer(
   em: EntityManager,
   input: {
     workspaceId: string;
@@ -49,9 +54,9 @@ export function recordAnswer(
     questionMessageId?: string | null;
     replyMessageId?: string | null;
   },
-): AssistantAnswerEntity {
+): Promise<AssistantAnswerEntity> {
   const { outcome } = input;
-  return em.create(AssistantAnswer, {
+  const row = em.create(AssistantAnswer, {
     workspace: input.workspaceId,
     profileId: input.profileId ?? null,
     conversationId: input.conversationId ?? null,
@@ -67,6 +72,27 @@ export function recordAnswer(
     confidence: outcome.confidence,
     handoffReason: outcome.handoff?.reason ?? null,
   });
+  await em.flush();
+  await recordAudit(em, {
+    workspaceId: input.workspaceId,
+    actor: { kind: 'system', subject: 'assistant' },
+    action: 'ai.answer',
+    targets: [
+      { type: 'AssistantExplanation', id: row.id },
+      ...(input.profileId ? [{ type: 'Profile', id: input.profileId }] : []),
+      ...(outcome.action ? [{ type: 'AssistantToolCall', id: outcome.action.id }] : []),
+    ],
+    details: {
+      mode: outcome.mode,
+      policyVersion: outcome.policyVersion,
+      rules: outcome.rulesApplied,
+      model: outcome.model,
+      confidence: outcome.confidence,
+      sources: outcome.sources.map((s) => `${s.collection}:${s.documentId}`),
+      handoff: outcome.handoff?.reason ?? null,
+    },
+  });
+  return row;
 }
 
 /**
@@ -92,16 +118,20 @@ export async function answerInConversation(ctx: JobContext<AssistantConfig>, dat
     return;
   }
   const policy = await currentPolicy(em, data.workspaceId);
-  const outcome = await answerQuestion(
-    { runtime: ctx, llm: ctx.llm, em, policy, signal: ctx.signal },
-    {
-      workspaceId: data.workspaceId,
-      question: text,
-      locale: conversation.language,
-      audience: 'customer',
-      profileId: conversation.profileId,
-    },
-  );
+  const outcome =
+    (await answerToProposal(ctx, policy, conversation, message.id, text)) ??
+    (await answerQuestion(
+      { runtime: ctx, llm: ctx.llm, em, policy, signal: ctx.signal },
+      {
+        workspaceId: data.workspaceId,
+        question: text,
+        locale: conversation.language,
+        audience: 'customer',
+        profileId: conversation.profileId,
+        conversationId: conversation.id,
+        questionMessageId: message.id,
+      },
+    ));
   const firstAnswer = (await em.count(AssistantAnswer, { conversationId: conversation.id })) === 0;
   const deps = conversationDependencies(ctx);
   const notices: LiveNotice[] = [];
@@ -115,7 +145,7 @@ export async function answerInConversation(ctx: JobContext<AssistantConfig>, dat
       idempotencyKey: `assistant:${message.id}`,
     });
     notices.push(...messageNotices(reply.message, 'message'));
-    recordAnswer(tx, {
+    await recordAnswer(tx, {
       workspaceId: data.workspaceId,
       question: text,
       outcome,
@@ -124,7 +154,6 @@ export async function answerInConversation(ctx: JobContext<AssistantConfig>, dat
       questionMessageId: message.id,
       replyMessageId: reply.message.id,
     });
-    await tx.flush();
     await classifyMessage(tx, message.id, { intent, sentiment });
     if (outcome.handoff) {
       const handed = await requestHandoff(tx, deps, {
@@ -145,6 +174,44 @@ export async function answerInConversation(ctx: JobContext<AssistantConfig>, dat
     }
   });
   await publishNotices(ctx.live, notices, ctx.logger);
+}
+
+/**
+ * The customer's message as an answer to the assistant's open proposal: yes runs the action, no
+ * declines it, anything else lets the proposal lapse and is answered as a new question (null).
+ * A retried job finds the decision its message already led to and tells it again.
+ */
+async function answerToProposal(
+  ctx: JobContext<AssistantConfig>,
+  policy: Policy,
+  conversation: ConversationEntity,
+  messageId: string,
+  text: string,
+): Promise<AnswerOutcome | null> {
+  const em = ctx.em;
+  const context = { question: text, model: null };
+  const earlier = await earlierDecision(em, messageId, ctx.assistantTools);
+  if (earlier) return actionOutcome(policy, earlier, context);
+  const proposal = await openProposal(em, conversation.id);
+  if (!proposal || proposal.profileId !== conversation.profileId) return null;
+  const confirm = confirmationIn(text);
+  if (confirm === null) {
+    await lapseProposal(em, proposal);
+    return null;
+  }
+  const decision = await answerProposal(
+    em,
+    ctx.assistantTools,
+    {
+      workspaceId: conversation.workspace,
+      callId: proposal.id,
+      profileId: conversation.profileId,
+      confirm,
+      messageId,
+    },
+    ctx.logger,
+  );
+  return actionOutcome(policy, decision, context);
 }
 
 /** A person holds the conversation, or the assistant handed it over already: it stays quiet. */

@@ -25,7 +25,7 @@ export function coverageOf(question: string[], passage: string): number {
 }
 
 /** A crude suffix stem, the same for `take`, `takes` and `taken`: enough to compare words loosely. */
-function stemOf(word: string): string {
+export function stemOf(word: string): string {
   return word.length > 3 ? word.replace(/(ing|ed|es|en|er|s|e)$/u, '') : word;
 }
 

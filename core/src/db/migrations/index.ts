@@ -8,6 +8,7 @@ import { CoreConversations } from './core-0006-conversations.ts';
 import { CoreCustomerSessions } from './core-0007-customer-sessions.ts';
 import { CoreJourneys } from './core-0008-journeys.ts';
 import { CoreAudit } from './core-0009-audit.ts';
+import { CoreWorkspaceSecurity } from './core-0010-workspace-security.ts';
 
 /** The core's migrations, oldest first; plugins' follow in the order plugins are listed. */
 export const coreMigrations: MigrationDefinition[] = [
@@ -20,4 +21,5 @@ export const coreMigrations: MigrationDefinition[] = [
   { name: 'core-0007-customer-sessions', class: CoreCustomerSessions },
   { name: 'core-0008-journeys', class: CoreJourneys },
   { name: 'core-0009-audit', class: CoreAudit },
+  { name: 'core-0010-workspace-security', class: CoreWorkspaceSecurity },
 ];

@@ -10,6 +10,10 @@ export const Workspace = defineEntity({
     slug: p.string().length(63).unique(),
     name: p.string().length(200),
     createdAt: createdAtColumn(),
+    /** Browser origins (`scheme://host[:port]`) that may call with this workspace's credentials; empty: any. */
+    allowedOrigins: p.array().default([]),
+    /** The Public graph runs only operations registered for this workspace (persisted operations). */
+    persistedOperationsOnly: p.boolean().default(false),
   },
 });
 

@@ -1,4 +1,4 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
+import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { ValidationError } from '../../kernel/errors.ts';
 import { Workspace, type WorkspaceEntity } from './entities.ts';
 
@@ -31,15 +31,21 @@ interface CachedWorkspace {
 /**
  * Resolves the workspace a credential names on every request. Workspaces change rarely,
  * so answers are kept for a few seconds: a renamed or deleted workspace is seen within `ttlMs`.
+ * A change to its settings through this process's ORM is seen at once here, within `ttlMs` on
+ * other processes.
  */
 export class WorkspaceLookup {
   readonly #ttlMs: number;
   readonly #maxEntries: number;
   readonly #cache = new Map<string, CachedWorkspace>();
 
-  constructor(ttlMs = 10_000, maxEntries = 10_000) {
+  constructor(orm: MikroORM, ttlMs = 10_000, maxEntries = 10_000) {
     this.#ttlMs = ttlMs;
     this.#maxEntries = maxEntries;
+    orm.em.getEventManager().registerSubscriber({
+      getSubscribedEntities: () => [Workspace],
+      afterUpdate: ({ entity }) => void this.#cache.delete((entity as WorkspaceEntity).slug),
+    });
   }
 
   async bySlug(em: EntityManager, slug: string): Promise<WorkspaceEntity | null> {

@@ -32,6 +32,7 @@ const endpoints: [Endpoint, string][] = [
 export function ingestionRoutes(router: Router, runtime: ModuleRuntime): void {
   const writeKeys = writeKeyAuthenticatorOf(runtime.orm);
   const limiter = new RateLimiter(runtime.settings.INGEST_RATE_PER_SECOND);
+  const addressLimiter = new RateLimiter(runtime.settings.INGEST_RATE_PER_ADDRESS_PER_SECOND);
   const writer = new IngestionWriter(runtime.orm);
   for (const [endpoint, alias] of endpoints) {
     const paths = [`/v1/${endpoint}`, `/v1/${alias}`];
@@ -45,6 +46,13 @@ export function ingestionRoutes(router: Router, runtime: ModuleRuntime): void {
     });
     router.post(paths, async (ctx) => {
       ctx.set('Access-Control-Allow-Origin', '*');
+      // Before the write key is looked up: one address cannot flood us with guessed keys.
+      const addressWait = addressLimiter.take(ctx.ip);
+      if (addressWait > 0) {
+        ctx.set('Retry-After', String(Math.max(1, Math.ceil(addressWait))));
+        refuse(ctx, 429, 'RATE_LIMITED', 'too many requests from this address; retry later');
+        return;
+      }
       const holder = await authenticate(ctx, writeKeys);
       if (!holder) return;
       const wait = limiter.take(holder.id);
