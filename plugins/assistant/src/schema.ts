@@ -339,13 +339,16 @@ export function assistantSchema(
         conversationId: about?.conversationId ?? null,
       },
     );
-    const row = await recordAnswer(ctx.em, {
-      workspaceId: caller.workspaceId,
-      question,
-      outcome,
-      profileId: about?.profileId ?? caller.profileId,
-      conversationId: about?.conversationId ?? null,
-    });
+    // The explanation and its audit entry commit together.
+    const row = await ctx.em.transactional((tx) =>
+      recordAnswer(tx, {
+        workspaceId: caller.workspaceId,
+        question,
+        outcome,
+        profileId: about?.profileId ?? caller.profileId,
+        conversationId: about?.conversationId ?? null,
+      }),
+    );
     return { outcome, explanationId: row.id };
   };
 

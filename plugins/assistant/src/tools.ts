@@ -113,13 +113,16 @@ export async function decideToolCall(
   }
   const args = parsed.data as Record<string, unknown>;
   if (tool.highImpact) {
-    const call = em.create(AssistantToolCall, {
-      ...rowOf(caller, tool, args),
-      status: 'awaiting_confirmation',
-      summary: null,
+    const call = await em.transactional(async (tx) => {
+      const proposed = tx.create(AssistantToolCall, {
+        ...rowOf(caller, tool, args),
+        status: 'awaiting_confirmation',
+        summary: null,
+      });
+      await tx.flush();
+      await audit(tx, caller.workspaceId, proposed, 'ai.tool-proposed', 'assistant');
+      return proposed;
     });
-    await em.flush();
-    await audit(em, caller.workspaceId, call, 'ai.tool-proposed', 'assistant');
     return {
       call,
       text: proposalText(tool.label, args),
@@ -242,11 +245,14 @@ export async function earlierDecision(
 
 /** A lapsed or superseded proposal: the customer wrote something else instead of yes or no. */
 export async function lapseProposal(em: EntityManager, call: AssistantToolCallEntity): Promise<void> {
-  call.status = 'expired';
-  call.decidedBy = 'system';
-  call.decidedAt = new Date();
-  await em.flush();
-  await audit(em, call.workspace, call, 'ai.tool-lapsed', 'assistant');
+  await em.transactional(async (tx) => {
+    const lapsed = tx.merge(call);
+    lapsed.status = 'expired';
+    lapsed.decidedBy = 'system';
+    lapsed.decidedAt = new Date();
+    await tx.flush();
+    await audit(tx, call.workspace, lapsed, 'ai.tool-lapsed', 'assistant');
+  });
 }
 
 type CallRow = ReturnType<typeof rowOf> | AssistantToolCallEntity;
@@ -290,11 +296,15 @@ async function execute(
   } catch (error) {
     logger.warn({ err: error, tool: tool.code }, 'an assistant tool failed');
     const message = (error instanceof Error ? error.message : String(error)).slice(0, 500);
-    const failed = existing ?? em.create(AssistantToolCall, { ...row, id: callId, status: 'failed' });
-    failed.status = 'failed';
-    failed.error = message;
-    await em.flush();
-    await audit(em, row.workspace, failed, 'ai.tool-failed', actor);
+    const failed = await em.transactional(async (tx) => {
+      const call = existing ?? tx.create(AssistantToolCall, { ...row, id: callId, status: 'failed' });
+      call.status = 'failed';
+      call.error = message;
+      await tx.flush();
+      await audit(tx, row.workspace, call, 'ai.tool-failed', actor);
+      return call;
+    });
+    if (existing) await em.flush();
     return { call: failed, text: TEXTS.failed, rule: `tool-failed:${tool.code}`, failed: true };
   }
 }
