@@ -189,14 +189,17 @@ describe('/readyz', { skip: ollama ? false : 'OLLAMA_URL is not set (deploy/loca
     await missing?.destroy();
   });
 
+  /** The body of /readyz: each named check's status, and its error when it failed. */
+  type Readiness = { checks: Record<string, { status: string; error?: string }> };
+
   test('includes the LLM: ready with the model, 503 naming the model without it', async () => {
     const ok = await fetch(`${ready.url}/readyz`);
     assert.equal(ok.status, 200);
-    assert.deepEqual(((await ok.json()) as any).checks.llm, { status: 'ok' });
+    assert.deepEqual(((await ok.json()) as Readiness).checks.llm, { status: 'ok' });
     const notReady = await fetch(`${missing.url}/readyz`);
     assert.equal(notReady.status, 503);
-    const body = (await notReady.json()) as any;
-    assert.equal(body.checks.llm.status, 'failed');
-    assert.match(body.checks.llm.error, /model "no-such-model" is not on the Ollama server/);
+    const body = (await notReady.json()) as Readiness;
+    assert.equal(body.checks.llm?.status, 'failed');
+    assert.match(body.checks.llm?.error ?? '', /model "no-such-model" is not on the Ollama server/);
   });
 });
