@@ -94,8 +94,6 @@ export const Enrollment = defineEntity({
 });
 export type EnrollmentEntity = InstanceType<typeof Enrollment.class>;
 
-export const stepOutcomes = ['completed', 'waiting', 'dropped', 'failed'] as const;
-
 /** What happened at each node for each enrollment: the ledger that analytics and audits read. */
 export const JourneyStepRun = defineEntity({
   name: 'JourneyStepRun',

@@ -19,6 +19,7 @@ import type { WorkspaceEntity } from '../workspaces/entities.ts';
 import { validateDefinition } from './definition.ts';
 import { runDueEnrollments } from './engine/runner.ts';
 import { scanScheduledTriggers } from './engine/scheduled.ts';
+import { defineStep } from './steps/step.ts';
 
 /** Sends that reached the test channel: a stand-in provider that only records, named as such. */
 const sent: { to: string | null; text: string | null; key: string; parts: unknown[] }[] = [];
@@ -169,6 +170,11 @@ describe('definitions', () => {
           b: { type: 'update-profile', args: { traits: {} } },
         },
         'nodes.b',
+      ],
+      // A webhook body that is not an object is refused at publish, not retried at run time.
+      [
+        { a: { type: 'call-webhook', args: { url: 'https://example.com/hook', body: [1, 2] } } },
+        'nodes.a.args.body',
       ],
     ];
     for (const [nodes, field] of cases) {
@@ -507,6 +513,81 @@ describe('triggers and steps', () => {
     }
   });
 
+  test('a statement that fails inside a step fails that enrollment only; the rest of the batch advances', async () => {
+    const quiet = await createTestEnvironment({ role: 'api' });
+    try {
+      const workspace = await quiet.workspace('demo');
+      const runtime = quiet.atrium.runtimeOf('journeys');
+      // A step whose SQL fails (a plugin's query, a statement timeout): it aborts what it ran in.
+      const failingSql = defineStep({
+        code: 'test.failing-sql',
+        label: 'Failing SQL',
+        description: 'Runs a statement PostgreSQL refuses',
+        args: {},
+        outcomes: () => ['next'],
+        fn: async (_args, ctx) => {
+          await sql(ctx.em, 'select 1 / 0');
+          return { outcome: 'next' };
+        },
+      });
+      const steps = new Map([...runtime.journeySteps, [failingSql.code, failingSql]]);
+      const definition = {
+        trigger: { type: 'api' },
+        start: 'boom',
+        nodes: {
+          boom: { type: 'test.failing-sql', args: {}, next: { next: 'hold' } },
+          // Stored versions hold validated arguments, defaults included.
+          hold: { type: 'wait', args: { minutes: 0, hours: 1, days: 0 }, next: {} },
+        },
+      };
+      const journeyId = crypto.randomUUID();
+      await sql(
+        quiet.em(),
+        `insert into journey (id, workspace_id, key, name, status, draft, published_version, created_at, updated_at)
+         values ($1, $2, 'sql-error', 'sql-error', 'published', $3::jsonb, 1, now(), now())`,
+        [journeyId, workspace.id, JSON.stringify(definition)],
+      );
+      await sql(
+        quiet.em(),
+        `insert into journey_version (id, workspace_id, journey_id, version, definition, in_flight_policy, created_at)
+         values (gen_random_uuid(), $1, $2, 1, $3::jsonb, 'keep', now())`,
+        [workspace.id, journeyId, JSON.stringify(definition)],
+      );
+      const start = new Date('2030-01-01T00:00:00Z');
+      const enroll = async (anonymousId: string, node: string) => {
+        const profile = await seedProfile(quiet.atrium.orm, workspace.id, { anonymousId });
+        const [row] = await sql<{ id: string }>(
+          quiet.em(),
+          `insert into journey_enrollment (id, workspace_id, journey_id, version, profile_id, status, node, due_at, visits, control, context, entered_at, failures, updated_at)
+           values (gen_random_uuid(), $1, $2, 1, $3, 'active', $4, $5, 0, false, '{}', $5, 0, now()) returning id`,
+          [workspace.id, journeyId, profile, node, start],
+        );
+        return row?.id as string;
+      };
+      const failing = await enroll('sql-error-1', 'boom');
+      const fine = await enroll('sql-error-2', 'hold');
+      await runDueEnrollments(runtime, { steps, batchSize: 10 }, new Date(start.getTime() + 1000));
+      const rows = await sql<{
+        id: string;
+        status: string;
+        failures: number;
+        end_reason: string | null;
+        visits: number;
+      }>(
+        quiet.em(),
+        `select id, status, failures, end_reason, visits from journey_enrollment where journey_id = $1`,
+        [journeyId],
+      );
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      assert.equal(byId.get(failing)?.failures, 1);
+      assert.match(byId.get(failing)?.end_reason ?? '', /division by zero/);
+      assert.equal(byId.get(fine)?.failures, 0);
+      assert.equal(byId.get(fine)?.visits, 1, 'the other enrollment did not advance');
+    } finally {
+      await quiet.destroy();
+    }
+  });
+
   test('a split with a control group, and analytics with uplift and drop-offs', async () => {
     const journeyId = await publish('split', {
       trigger: { type: 'api' },
@@ -636,6 +717,15 @@ describe('triggers and steps', () => {
     );
     assert.equal(traits?.traits.simulated, undefined);
     assert.equal(await env.em().count(ProbeEffect, {}, { filters: false }), effects);
+    // Another workspace's editor cannot read this draft through the simulator.
+    const stranger = env.adminClient.withToken(env.token('editor', 'other'));
+    const foreign = (
+      await stranger.ok(
+        `query ($j: ID!, $p: ID!) { simulateJourney(journeyId: $j, profileId: $p) { __typename ... on QuerySimulateJourneySuccess { data { node } } } }`,
+        { j: created.journey.id, p: gid('Profile', profile) },
+      )
+    ).simulateJourney;
+    assert.equal(foreign.__typename, 'NotFoundError', JSON.stringify(foreign));
   });
 });
 

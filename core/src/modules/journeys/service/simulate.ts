@@ -5,6 +5,7 @@ import type { ModuleRuntime } from '../../../kernel/plugin.ts';
 import { type DefinitionContext, type JourneyNode, validateDefinition } from '../definition.ts';
 import { zoneOrUtc } from '../engine/clock.ts';
 import type { AnyStep, StepContext, StepResult } from '../steps/step.ts';
+import { getJourney } from './journeys.ts';
 
 export interface SimulatedStep {
   node: string;
@@ -30,17 +31,13 @@ export async function simulateJourney(
   context: DefinitionContext & { steps: ReadonlyMap<string, AnyStep> },
   input: { journeyId: string; profileId: string; assumeEvents?: string[]; now?: Date },
 ): Promise<SimulatedStep[]> {
-  const [journey] = await sql<{ draft: unknown; workspace_id: string }>(
-    em,
-    `select draft, workspace_id from journey where id = $1`,
-    [input.journeyId],
-  );
-  if (!journey) throw new NotFoundError('the journey');
+  // Through the workspace filter: a journey id of another workspace is "not found".
+  const journey = await getJourney(em, input.journeyId);
   const definition = validateDefinition(journey.draft, context);
   const profile = await sql<{ tz: string | null }>(
     em,
     `select traits ->> 'timezone' as tz from profile where id = $1 and workspace_id = $2`,
-    [input.profileId, journey.workspace_id],
+    [input.profileId, journey.workspace],
   );
   if (!profile.length) throw new NotFoundError('the profile');
   const assumed = new Set(input.assumeEvents ?? []);
@@ -63,7 +60,7 @@ export async function simulateJourney(
         if (!node || !step) break;
         const ctx: StepContext = {
           em: tx,
-          workspaceId: journey.workspace_id,
+          workspaceId: journey.workspace,
           enrollment,
           idempotencyKey: `${enrollment.id}:${trail.length + 1}`,
           now: clock,

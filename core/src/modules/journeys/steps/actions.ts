@@ -56,16 +56,15 @@ export const sendMessageStep = defineStep({
       workspace: ctx.workspaceId,
       channel: inbox.channel,
     });
-    const zone = await ctx.timeZone();
-    if (
-      policy?.quietStart &&
-      policy.quietEnd &&
-      inLocalWindow(ctx.now, policy.quietStart, policy.quietEnd, zone)
-    ) {
-      return {
-        retryAt: nextLocalTime(ctx.now, policy.quietEnd, zone),
-        note: `quiet hours on ${inbox.channel}`,
-      };
+    // The profile's time zone is read only when the channel has quiet hours.
+    if (policy?.quietStart && policy.quietEnd) {
+      const zone = await ctx.timeZone();
+      if (inLocalWindow(ctx.now, policy.quietStart, policy.quietEnd, zone)) {
+        return {
+          retryAt: nextLocalTime(ctx.now, policy.quietEnd, zone),
+          note: `quiet hours on ${inbox.channel}`,
+        };
+      }
     }
     if (policy && (await capReached(ctx, inbox.channel, policy))) {
       return { outcome: 'capped', note: `frequency cap on ${inbox.channel}` };

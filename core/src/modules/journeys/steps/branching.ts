@@ -2,12 +2,12 @@ import { createHash } from 'node:crypto';
 import { ValidationError } from '../../../kernel/errors.ts';
 import { type Condition, validateCondition } from '../../profiles/segments/conditions.ts';
 import { matchCondition } from '../../profiles/segments/evaluate.ts';
+import { operatorRegistry } from '../../profiles/segments/operators.ts';
 import { defineStep } from './step.ts';
 
 /** Goes along "yes" when the profile matches a segment condition now, else "no". */
 export const branchStep = defineStep({
   code: 'branch',
-  readOnly: true,
   label: 'Condition',
   description: 'Checks a segment condition (traits, events, consent, segments) on the profile',
   args: { condition: { type: 'json', label: 'Condition', ui: 'condition' } },
@@ -21,7 +21,7 @@ export const branchStep = defineStep({
     }
   },
   fn: async (args, ctx) => {
-    const operators = new Map(ctx.runtime.segmentOperators.map((o) => [o.code, o]));
+    const operators = operatorRegistry(ctx.runtime.segmentOperators);
     const matched = await matchCondition(
       ctx.em,
       ctx.workspaceId,

@@ -51,7 +51,11 @@ export interface JourneyStep<D extends ArgDefs = ArgDefs> {
   args: D;
   /** True for steps that wait: a loop through one of them is allowed. */
   waits?: boolean;
-  /** True for steps that only read: they run without a savepoint, which is most of their cost. */
+  /**
+   * True for steps that run no SQL at all (a wait, a split): they run without a savepoint, which
+   * is most of their cost. A step that queries must not set it: a failed statement aborts the
+   * transaction, and without its savepoint the whole batch would roll back and come round again.
+   */
   readOnly?: boolean;
   outcomes: (args: ArgValues<D>) => string[];
   /** Rules the argument types cannot say; name the argument at fault. */

@@ -29,7 +29,6 @@ export const waitStep = defineStep({
 /** Waits until a time of day on the profile's own clock (trait `timezone`), daylight saving included. */
 export const waitUntilTimeStep = defineStep({
   code: 'wait-until-time',
-  readOnly: true,
   label: 'Wait until time of day',
   description: "Waits until the next time the profile's local clock shows this time",
   args: { time: { type: 'string', label: 'Local time (HH:MM)', ui: 'time' } },

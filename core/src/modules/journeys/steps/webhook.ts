@@ -1,4 +1,3 @@
-import { ValidationError } from '../../../kernel/errors.ts';
 import { defineStep } from './step.ts';
 
 export const CALL_WEBHOOK_JOB = 'journeys.call-webhook';
@@ -41,13 +40,14 @@ export const callWebhookStep = defineStep({
     ) {
       return { arg: 'headers', message: 'must map header names to strings' };
     }
+    // Refused when the journey is saved, not retried five times when it runs.
+    if (args.body != null && (typeof args.body !== 'object' || Array.isArray(args.body)))
+      return { arg: 'body', message: 'must be an object of extra fields' };
     return null;
   },
   fn: async (args, ctx) => {
     if (ctx.dryRun) return { outcome: 'next', note: `would POST to ${new URL(args.url).host}` };
     const body = args.body ?? {};
-    if (typeof body !== 'object' || Array.isArray(body))
-      throw new ValidationError('body must be an object', 'body');
     await ctx.runtime.jobs.send(
       CALL_WEBHOOK_JOB,
       {
