@@ -74,9 +74,11 @@ export class Jobs implements JobQueue {
 
   /**
    * Runs `handler` for each job of the queue, at most `concurrency` at once. Jobs are fetched in
-   * batches of twice that and fetching goes on without a pause while batches come back full
+   * batches of that size and fetching goes on without a pause while batches come back full
    * (pg-boss's burst mode): one job per poll every half second capped a queue at two jobs a second
-   * per slot. Each job is settled on its own: one that throws is retried alone.
+   * per slot. Each job is settled on its own: one that throws is retried alone. One job per lane:
+   * pg-boss times the whole batch against the queue's `expireInSeconds`, so two jobs queued in one
+   * lane could together outlast it and both be failed.
    */
   async work<T extends object>(
     name: string,
@@ -86,7 +88,7 @@ export class Jobs implements JobQueue {
     this.#working = true;
     const concurrency = options.concurrency ?? 1;
     const work = {
-      batchSize: Math.max(2, concurrency * 2),
+      batchSize: concurrency,
       burstWhenBatchFull: true,
       pollingIntervalSeconds: 0.5,
       perJobResults: true as const,
