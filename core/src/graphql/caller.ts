@@ -24,7 +24,9 @@ export interface CallerOptions {
   workspaces: WorkspaceLookup;
 }
 
-type KoaContext = ParameterizedContext<RequestState>;
+export type KoaContext = ParameterizedContext<RequestState>;
+/** What app.ts hands graphql-yoga with each request: the Koa context. */
+export type ServerContext = { koa: KoaContext };
 
 const callers = new WeakMap<KoaContext, Promise<Caller>>();
 

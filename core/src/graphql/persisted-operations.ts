@@ -1,12 +1,8 @@
 import { usePersistedOperations } from '@graphql-yoga/plugin-persisted-operations';
 import { GraphQLError } from 'graphql';
 import type { GraphQLParams, Plugin } from 'graphql-yoga';
-import type { ParameterizedContext } from 'koa';
-import type { RequestState } from '../http/request-id.ts';
 import { findPersistedDocument } from '../modules/persisted-operations/service.ts';
-import { type CallerOptions, callerOf } from './caller.ts';
-
-type ServerContext = { koa: ParameterizedContext<RequestState> };
+import { type CallerOptions, callerOf, type ServerContext } from './caller.ts';
 
 const SHA256_HEX = /^[0-9a-f]{64}$/i;
 

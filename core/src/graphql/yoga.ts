@@ -1,14 +1,12 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { GraphQLError, type GraphQLSchema, NoSchemaIntrospectionCustomRule, parse } from 'graphql';
 import { createYoga, type Plugin, type YogaServerInstance } from 'graphql-yoga';
-import type { ParameterizedContext } from 'koa';
 import type { Authenticator } from '../auth/authenticator.ts';
-import type { RequestState } from '../http/request-id.ts';
 import { AtriumError } from '../kernel/errors.ts';
 import type { Logger } from '../kernel/logger.ts';
 import type { WorkspaceLookup } from '../modules/workspaces/service.ts';
 import { refuseForeignOrigins, workspaceCors } from './allowed-origins.ts';
-import { callerOf } from './caller.ts';
+import { callerOf, type KoaContext, type ServerContext } from './caller.ts';
 import type { GraphQLContext } from './context.ts';
 import { persistedOperations } from './persisted-operations.ts';
 
@@ -32,13 +30,11 @@ export interface YogaOptions {
   maxTokens: number;
 }
 
-type KoaContext = ParameterizedContext<RequestState>;
-
 /** graphql-yoga for one sub-graph; the context carries the verified caller and a scoped EM. */
 export function createGraphQLHandler(
   options: YogaOptions,
-): YogaServerInstance<{ koa: KoaContext }, GraphQLContext> {
-  return createYoga<{ koa: KoaContext }, GraphQLContext>({
+): YogaServerInstance<ServerContext, GraphQLContext> {
+  return createYoga<ServerContext, GraphQLContext>({
     schema: options.schema,
     graphqlEndpoint: options.endpoint,
     graphiql: options.graphiql,

@@ -1,4 +1,5 @@
 import { errorTypeMap } from '@pothos/plugin-errors';
+import { decodeGlobalID } from '@pothos/plugin-relay';
 import {
   defaultFieldResolver,
   type GraphQLInputType,
@@ -10,9 +11,9 @@ import {
   isScalarType,
 } from 'graphql';
 import type { GraphQLContext } from '../../graphql/context.ts';
+import { isUuid } from '../../kernel/ids.ts';
 import { type AuditTarget, recordAudit } from './service.ts';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const REDACTED = '[redacted]';
 /** Mutations that erase a person (GDPR): see `eraseAuditTargets` for the entries before them. */
 const ERASURES = new Set(['eraseProfile']);
@@ -101,14 +102,16 @@ function decodeTarget(
   value: string,
   extensions: Record<string, unknown> | null | undefined,
 ): AuditTarget | null {
-  if (UUID.test(value)) {
+  if (isUuid(value)) {
     const type = (extensions?.relayGlobalIDFor as { typename: string }[] | undefined)?.[0]?.typename;
     return { type: type ?? 'unknown', id: value };
   }
-  const decoded = Buffer.from(value, 'base64').toString('utf8');
-  const colon = decoded.indexOf(':');
-  const id = decoded.slice(colon + 1);
-  return colon > 0 && UUID.test(id) ? { type: decoded.slice(0, colon), id } : null;
+  try {
+    const { typename, id } = decodeGlobalID(value);
+    return typename && isUuid(id) ? { type: typename, id } : null;
+  } catch {
+    return null; // free text that is not a global id
+  }
 }
 
 /** Records the payload names (`{ apiKey }`, `{ profile }`): the ones a create made. */
@@ -117,7 +120,7 @@ function resultTargets(result: unknown): AuditTarget[] {
   const found: AuditTarget[] = [];
   for (const [key, value] of Object.entries(result as Record<string, unknown>)) {
     const id = (value as { id?: unknown } | null)?.id;
-    if (typeof id === 'string' && UUID.test(id)) {
+    if (typeof id === 'string' && isUuid(id)) {
       const name = (value as object).constructor?.name;
       found.push({ type: name && name !== 'Object' ? name : `${key[0]?.toUpperCase()}${key.slice(1)}`, id });
     }

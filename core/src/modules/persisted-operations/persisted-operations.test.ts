@@ -88,6 +88,26 @@ describe('registering persisted operations', () => {
     assert.equal(again.registerPersistedOperations.persistedOperations[0].id, operation.id);
     assert.equal(await stored(), 1);
   });
+
+  test('two builds registering the same new documents at once both succeed, with one row each', async () => {
+    const before = await stored();
+    const documents = ['query Race1 { viewer { kind } }', 'query Race2 { viewer { workspace { slug } } }'];
+    const results = await Promise.all([1, 2, 3].map(() => admin().ok(REGISTER, { documents })));
+    const ids = results.map((r) =>
+      r.registerPersistedOperations.persistedOperations.map((o: { id: string }) => o.id).join(),
+    );
+    assert.equal(new Set(ids).size, 1, JSON.stringify(results));
+    assert.equal(await stored(), before + 2);
+  });
+
+  test('more than 500 documents in one registration are refused and nothing is stored', async () => {
+    const before = await stored();
+    const documents = Array.from({ length: 501 }, (_, i) => `query Many${i} { viewer { kind } }`);
+    const refused = await admin().ok(REGISTER, { documents });
+    assert.equal(refused.registerPersistedOperations.__typename, 'ValidationError');
+    assert.equal(refused.registerPersistedOperations.field, 'documents');
+    assert.equal(await stored(), before);
+  });
 });
 
 describe('running persisted operations on the Public graph', () => {
@@ -145,7 +165,9 @@ describe('running persisted operations on the Public graph', () => {
   });
 
   test('a removed operation no longer runs; the other workspace keeps its own', async () => {
-    const [edge] = (await admin().ok(LIST)).persistedOperations.edges;
+    const edge = (await admin().ok(LIST)).persistedOperations.edges.find(
+      (e: { node: { sha256Hash: string } }) => e.node.sha256Hash === WHO_HASH,
+    );
     const removed = await admin().ok(
       'mutation ($id: ID!) { removePersistedOperation(input: { id: $id }) { __typename } }',
       { id: edge.node.id },

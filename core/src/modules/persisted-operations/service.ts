@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { EntityManager } from '@mikro-orm/postgresql';
+import { type EntityManager, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
 import { type GraphQLSchema, Kind, parse, validate } from 'graphql';
 import { NotFoundError, ValidationError } from '../../kernel/errors.ts';
 import { PersistedOperation, type PersistedOperationEntity } from './entities.ts';
@@ -8,7 +8,7 @@ import { PersistedOperation, type PersistedOperationEntity } from './entities.ts
 export const MAX_DOCUMENTS_PER_REGISTRATION = 500;
 
 /** The key clients send: lower-case hex SHA-256 of the document's exact text (Apollo APQ). */
-export function operationHash(document: string): string {
+function operationHash(document: string): string {
   return createHash('sha256').update(document).digest('hex');
 }
 
@@ -45,7 +45,17 @@ export async function registerPersistedOperations(
       em.create(PersistedOperation, { workspace: workspaceId, hash, document, operationName }),
     );
   }
-  await em.flush();
+  try {
+    await em.flush();
+  } catch (error) {
+    // A concurrent registration (two builds of one frontend) stored some of them first; the rows
+    // are the same documents (same hash), so read them back instead of failing.
+    if (!(error instanceof UniqueConstraintViolationException)) throw error;
+    em.clear();
+    const stored = await em.find(PersistedOperation, { hash: { $in: hashes } });
+    if (stored.length < hashes.length) throw error;
+    return hashes.map((hash) => stored.find((op) => op.hash === hash) as PersistedOperationEntity);
+  }
   return hashes.map((hash) => existing.get(hash) as PersistedOperationEntity);
 }
 

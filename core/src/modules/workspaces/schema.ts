@@ -2,7 +2,7 @@ import type { AtriumBuilder } from '../../graphql/builder.ts';
 import { workspaceIdOf } from '../../graphql/helpers.ts';
 import type { CoreRefs } from '../../graphql/refs.ts';
 import { NotFoundError, ValidationError } from '../../kernel/errors.ts';
-import { updateWorkspaceSecurity } from './security.ts';
+import { updateWorkspaceSecurity } from './service.ts';
 
 /** Admins choose which browser origins may call and whether the Public graph runs registered operations only. */
 export function workspacesSchema(builder: AtriumBuilder, refs: CoreRefs): void {

@@ -1,5 +1,5 @@
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
-import { ValidationError } from '../../kernel/errors.ts';
+import { NotFoundError, ValidationError } from '../../kernel/errors.ts';
 import { Workspace, type WorkspaceEntity } from './entities.ts';
 
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
@@ -58,4 +58,58 @@ export class WorkspaceLookup {
     }
     return workspace;
   }
+}
+
+/** Most origins one workspace lists: frontends, staging sites, the admin console. */
+export const MAX_ALLOWED_ORIGINS = 50;
+
+export interface WorkspaceSecurityInput {
+  /** Replaces the list; an empty list lets any origin call again. Absent: unchanged. */
+  allowedOrigins?: string[] | null;
+  /** Absent: unchanged. */
+  persistedOperationsOnly?: boolean | null;
+}
+
+/** Changes the workspace's browser origins and persisted-operations policy; bad input changes nothing. */
+export async function updateWorkspaceSecurity(
+  em: EntityManager,
+  workspaceId: string,
+  input: WorkspaceSecurityInput,
+): Promise<WorkspaceEntity> {
+  const origins = input.allowedOrigins?.map((value, index) => normalizeOrigin(value, index));
+  if (origins && origins.length > MAX_ALLOWED_ORIGINS) {
+    throw new ValidationError(`at most ${MAX_ALLOWED_ORIGINS} origins may be listed`, 'allowedOrigins');
+  }
+  const workspace = await em.findOne(Workspace, { id: workspaceId });
+  if (!workspace) throw new NotFoundError('Workspace');
+  if (origins) workspace.allowedOrigins = [...new Set(origins)];
+  if (typeof input.persistedOperationsOnly === 'boolean') {
+    workspace.persistedOperationsOnly = input.persistedOperationsOnly;
+  }
+  await em.flush();
+  return workspace;
+}
+
+/**
+ * `scheme://host[:port]` as a browser sends it in `Origin` (lower-case host, default port
+ * dropped), so that the check at request time is a plain comparison.
+ */
+function normalizeOrigin(value: string, index: number): string {
+  const field = `allowedOrigins.${index}`;
+  const refuse = () =>
+    new ValidationError(
+      `${field} must be an origin such as https://shop.example.com[:port] (got "${value}")`,
+      field,
+    );
+  let url: URL;
+  try {
+    url = new URL(value.trim());
+  } catch {
+    throw refuse();
+  }
+  // Only scheme, host and port: no path, query, fragment, credentials or wildcard hosts.
+  const bare = /^[a-z]+:\/\/[^/?#@]+\/?$/i.test(value.trim());
+  const host = /^([a-z0-9-]+\.)*[a-z0-9-]+$|^\[[0-9a-f:.]+\]$/.test(url.hostname);
+  if (!['http:', 'https:'].includes(url.protocol) || !bare || !host) throw refuse();
+  return url.origin;
 }
