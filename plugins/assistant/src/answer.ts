@@ -21,6 +21,10 @@ const TEXTS = {
     'No language model is available, so here is the most relevant passage from our help content, as written:',
 };
 
+/** The rules an answer records when the knowledge base let the question down (knowledge gaps read them). */
+export const NO_RELEVANT_SOURCE = 'no-relevant-source';
+export const LOW_CONFIDENCE_HANDOFF = 'low-confidence-handoff';
+
 export interface AskInput {
   workspaceId: string;
   question: string;
@@ -171,7 +175,7 @@ export async function answerQuestion(deps: AnswerDependencies, input: AskInput):
         reason: 'low-confidence',
         summary: summaryOf('no relevant source', '; nothing in the allowed sources matched.'),
       },
-      'no-relevant-source',
+      NO_RELEVANT_SOURCE,
     );
 
   // Only the asking person's own memories, and only with their consent: nobody else's data.
@@ -215,7 +219,7 @@ export async function answerQuestion(deps: AnswerDependencies, input: AskInput):
   }
   let handoff: Handoff | null = null;
   if (confidence < config.handoffBelowConfidence) {
-    rules.push('low-confidence-handoff');
+    rules.push(LOW_CONFIDENCE_HANDOFF);
     handoff = {
       reason: 'low-confidence',
       summary: summaryOf(

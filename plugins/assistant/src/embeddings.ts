@@ -4,7 +4,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { documentText } from './document-text.ts';
 
 /** Documents per embed call: 16 took up to 49 s for SmolLM2 on a busy 2-CPU machine, near LLM_TIMEOUT_MS. */
-const EMBED_BATCH = 8;
+export const EMBED_BATCH = 8;
 
 export interface EmbeddingSync {
   embedded: number;

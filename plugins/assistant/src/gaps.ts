@@ -9,7 +9,9 @@ import {
   WORKSPACE_FILTER,
 } from '@atrium/core';
 import { type EntityManager, LockMode } from '@mikro-orm/postgresql';
+import { LOW_CONFIDENCE_HANDOFF, NO_RELEVANT_SOURCE } from './answer.ts';
 import type { AssistantConfig } from './config.ts';
+import { EMBED_BATCH, embed } from './embeddings.ts';
 import {
   AssistantGapQuestion,
   AssistantKnowledgeGap,
@@ -25,7 +27,7 @@ export const GAP_QUEUE = 'assistant.knowledge-gaps';
  * The rules answer.ts records when the knowledge base let a question down: nothing relevant was
  * found, or the best passage covered too little of the question to trust.
  */
-export const GAP_RULES = ['no-relevant-source', 'low-confidence-handoff'] as const;
+export const GAP_RULES = [NO_RELEVANT_SOURCE, LOW_CONFIDENCE_HANDOFF] as const;
 
 /** Questions read per run and workspace; the next run goes on where this one stopped. */
 const BATCH = 200;
@@ -186,10 +188,14 @@ async function embedQuestions(
   const meaningful = shapes.flatMap((s, i) => (s.terms.length ? [i] : []));
   if (meaningful.length === 0) return { method: 'embeddings', notice: null };
   try {
-    const vectors = await llm.embed({
-      input: meaningful.map((i) => (candidates[i] as Candidate).question.slice(0, 2000)),
-      ...(deps.signal ? { signal: deps.signal } : {}),
-    });
+    // In the batches document embedding uses (a long call nears LLM_TIMEOUT_MS on a CPU), and
+    // through `embed`, which refuses an answer with a vector missing.
+    const texts = meaningful.map((i) => (candidates[i] as Candidate).question.slice(0, 2000));
+    const vectors: number[][] = [];
+    for (let b = 0; b < texts.length; b += EMBED_BATCH) {
+      const batch = texts.slice(b, b + EMBED_BATCH);
+      vectors.push(...(await embed({ llm, model: llm.embedModel }, batch, deps.signal)));
+    }
     for (const [n, i] of meaningful.entries()) {
       const shape = shapes[i] as QuestionShape;
       shape.embedding = vectors[n] ?? null;

@@ -10,7 +10,7 @@ import {
   ValidationError,
   workspaceIdOf,
 } from '@atrium/core';
-import { decodeGlobalID, resolveOffsetConnection } from '@pothos/plugin-relay';
+import { decodeGlobalID, encodeGlobalID, resolveOffsetConnection } from '@pothos/plugin-relay';
 import { type AnswerOutcome, answerQuestion } from './answer.ts';
 import { callerOf } from './caller.ts';
 import type { AssistantConfig } from './config.ts';
@@ -146,7 +146,7 @@ export function assistantSchema(
       }),
       explanationId: t.id({
         description: 'The stored explanation (Admin graph: assistantExplanation)',
-        resolve: (a) => Buffer.from(`AssistantExplanation:${a.explanationId}`).toString('base64'),
+        resolve: (a) => encodeGlobalID('AssistantExplanation', a.explanationId),
       }),
     }),
   });

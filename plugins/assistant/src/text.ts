@@ -122,15 +122,16 @@ export function intentOf(text: string): string | null {
 }
 
 /**
- * Untrusted text (customer messages, retrieved passages) as it goes into a prompt: our own
- * delimiters cannot be closed or opened from inside, and control characters are dropped.
+ * Untrusted text (customer messages, retrieved passages) as it goes into a prompt: no delimiter
+ * can be closed or opened from inside (every tag-like `<name …>` is removed, so a new prompt's
+ * `<transcript>` or `<questions>` is as safe as `<sources>`), and control characters are dropped.
  */
 export function quoteUntrusted(text: string, maxLength: number): string {
   return (
     text
       // biome-ignore lint/suspicious/noControlCharactersInRegex: dropping control characters is the point.
       .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, '')
-      .replace(/<\/?\s*(customer_message|sources|source|policy|memory|system)\b[^>]*>/giu, '[removed tag]')
+      .replace(/<\/?\s*[a-z][\w-]*\b[^>]*>/giu, '[removed tag]')
       .replace(/<\|im_(start|end)\|>/g, '[removed token]')
       .slice(0, maxLength)
   );
